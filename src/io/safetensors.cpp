@@ -127,6 +127,8 @@ SafetensorsHeader parse_safetensors_header(const std::uint8_t* data, std::size_t
                    std::to_string(size) + " bytes)");
   const std::string_view text(reinterpret_cast<const char*>(data + 8), header_len);
   if (text.empty() || text.front() != '{') bad(label, "header does not start with '{'");
+  // nlohmann's lexer stops at a NUL byte and would accept anything after it; JSON never has one.
+  if (text.find('\0') != std::string_view::npos) bad(label, "header is not valid JSON (it contains a NUL byte)");
 
   const json root = parse_header_json(text, label);
   if (!root.is_object()) bad(label, "header is not a JSON object");
