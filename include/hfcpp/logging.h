@@ -43,6 +43,7 @@ class LogCapture {
 
  private:
   friend void log(Level, std::string_view);
+  friend bool enabled(Level);
   Level level_;
   bool quiet_;
   std::vector<Record> records_;
