@@ -85,6 +85,10 @@ struct ShardIndex {
 // directories, no "..", not absolute), so a hostile index cannot read files elsewhere.
 ShardIndex parse_shard_index(std::string_view json_text, std::string_view label);
 
+// A source over tensors already in memory (from_pretrained's state_dict option).
+std::unique_ptr<TensorSource> make_state_dict_source(std::vector<std::pair<std::string, at::Tensor>> tensors,
+                                                     std::string label = "state_dict");
+
 // Opens a weights file (*.safetensors, *.bin / *.pt / *.pth) or an index json (*.index.json).
 std::unique_ptr<TensorSource> open_tensor_source(const std::filesystem::path& path);
 

@@ -1,0 +1,112 @@
+#include "hfcpp/nn/layers.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+
+#include "hfcpp/error.h"
+
+namespace hfcpp::nn {
+
+Linear::Linear(std::int64_t in_features, std::int64_t out_features, bool bias) {
+  new_parameter("weight", {out_features, in_features});
+  if (bias) new_parameter("bias", {out_features});
+  else no_parameter("bias");
+}
+
+at::Tensor Linear::forward(const at::Tensor& x) const {
+  const at::Tensor* b = bias();
+  return at::linear(x, weight(), b ? *b : at::Tensor());
+}
+
+Embedding::Embedding(std::int64_t num_embeddings, std::int64_t embedding_dim,
+                     std::optional<std::int64_t> padding_idx)
+    : padding_idx(padding_idx) {
+  new_parameter("weight", {num_embeddings, embedding_dim});
+}
+
+at::Tensor Embedding::forward(const at::Tensor& ids) const {
+  return at::embedding(weight(), ids, padding_idx.value_or(-1));
+}
+
+LayerNorm::LayerNorm(std::int64_t dim, double eps, bool bias) : eps(eps) {
+  new_parameter("weight", {dim}, InitialValue::kOnes);
+  if (bias) new_parameter("bias", {dim}, InitialValue::kZeros);
+  else no_parameter("bias");
+}
+
+at::Tensor LayerNorm::forward(const at::Tensor& x) const {
+  const at::Tensor* b = find_param("bias");
+  const at::Tensor& w = param("weight");
+  return at::layer_norm(x, {w.size(0)}, w, b ? *b : at::Tensor(), eps);
+}
+
+Conv1D::Conv1D(std::int64_t out_features, std::int64_t in_features) {
+  new_parameter("weight", {in_features, out_features});
+  new_parameter("bias", {out_features}, InitialValue::kZeros);
+}
+
+at::Tensor Conv1D::forward(const at::Tensor& x) const {
+  const at::Tensor& w = weight();
+  auto out_shape = x.sizes().vec();
+  out_shape.back() = w.size(1);
+  at::Tensor flat = x.reshape({-1, x.size(-1)});
+  const at::Tensor* b = bias();
+  at::Tensor y = b ? at::addmm(*b, flat, w) : at::mm(flat, w);
+  return y.view(out_shape);
+}
+
+RMSNorm::RMSNorm(std::int64_t dim, double eps) : eps(eps) {
+  new_parameter("weight", {dim}, InitialValue::kOnes);
+}
+
+at::Tensor RMSNorm::forward(const at::Tensor& x) const {
+  const auto input_dtype = x.scalar_type();
+  at::Tensor h = x.to(at::kFloat);
+  const at::Tensor variance = h.pow(2).mean(-1, /*keepdim=*/true);
+  h = h * at::rsqrt(variance + eps);
+  return weight() * h.to(input_dtype);
+}
+
+at::Tensor Dropout::forward(const at::Tensor& x) const {
+  if (!is_training() || p == 0.0) return x;
+  return at::dropout(x, p, /*train=*/true);
+}
+
+namespace {
+
+at::Tensor gelu(const at::Tensor& x) { return at::gelu(x); }
+at::Tensor gelu_tanh(const at::Tensor& x) {
+  // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), written out as Transformers' NewGELU does.
+  return 0.5 * x * (1.0 + at::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * at::pow(x, 3.0))));
+}
+at::Tensor gelu_pytorch_tanh(const at::Tensor& x) { return at::gelu(x, "tanh"); }
+at::Tensor gelu_fast(const at::Tensor& x) {
+  return 0.5 * x * (1.0 + at::tanh(x * 0.7978845608 * (1.0 + 0.044715 * x * x)));
+}
+at::Tensor quick_gelu(const at::Tensor& x) { return x * at::sigmoid(1.702 * x); }
+at::Tensor relu(const at::Tensor& x) { return at::relu(x); }
+at::Tensor silu(const at::Tensor& x) { return at::silu(x); }
+at::Tensor tanh(const at::Tensor& x) { return at::tanh(x); }
+at::Tensor sigmoid(const at::Tensor& x) { return at::sigmoid(x); }
+at::Tensor identity(const at::Tensor& x) { return x; }
+
+}  // namespace
+
+Activation activation(const std::string& name) {
+  if (name == "gelu") return gelu;
+  if (name == "gelu_new") return gelu_tanh;
+  if (name == "gelu_pytorch_tanh") return gelu_pytorch_tanh;
+  if (name == "gelu_fast") return gelu_fast;
+  if (name == "quick_gelu") return quick_gelu;
+  if (name == "relu") return relu;
+  if (name == "silu" || name == "swish") return silu;
+  if (name == "tanh") return tanh;
+  if (name == "sigmoid") return sigmoid;
+  if (name == "linear") return identity;
+  throw ValueError("unknown activation function '" + name +
+                   "': expected gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, quick_gelu, relu, silu, "
+                   "swish, tanh, sigmoid or linear");
+}
+
+}  // namespace hfcpp::nn

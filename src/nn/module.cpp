@@ -1,0 +1,149 @@
+#include "hfcpp/nn/module.h"
+
+#include <ATen/ATen.h>
+
+#include "hfcpp/error.h"
+#include "hfcpp/modeling/assign.h"
+
+namespace hfcpp::nn {
+namespace {
+
+ParameterPlacement& thread_placement() {
+  thread_local ParameterPlacement placement;
+  return placement;
+}
+
+void pre_order(torch::nn::Module& module, const std::string& prefix,
+               std::vector<std::pair<std::string, torch::nn::Module*>>& out) {
+  out.emplace_back(prefix, &module);
+  for (const auto& child : module.named_children())
+    pre_order(*child.value(), prefix.empty() ? child.key() : prefix + "." + child.key(), out);
+}
+
+void post_order(torch::nn::Module& module, const std::string& prefix,
+                const std::function<void(const std::string&, torch::nn::Module&)>& fn) {
+  for (const auto& child : module.named_children())
+    post_order(*child.value(), prefix.empty() ? child.key() : prefix + "." + child.key(), fn);
+  fn(prefix, module);
+}
+
+}  // namespace
+
+ParameterScope::ParameterScope(ParameterPlacement placement) : previous_(thread_placement()) {
+  thread_placement() = placement;
+}
+ParameterScope::~ParameterScope() { thread_placement() = previous_; }
+const ParameterPlacement& ParameterScope::current() { return thread_placement(); }
+
+at::Tensor Module::new_parameter(const std::string& name, at::IntArrayRef shape, InitialValue initial) {
+  const ParameterPlacement& placement = ParameterScope::current();
+  at::Tensor tensor = at::empty(shape, at::TensorOptions().device(placement.device).dtype(placement.dtype));
+  if (!tensor.is_meta()) {
+    if (initial == InitialValue::kZeros) tensor.zero_();
+    if (initial == InitialValue::kOnes) tensor.fill_(1);
+  }
+  initial_values_[name] = initial;
+  return register_parameter(name, tensor);
+}
+
+void Module::no_parameter(const std::string& name) { register_parameter(name, at::Tensor(), false); }
+
+at::Tensor Module::add_buffer(const std::string& name, at::Tensor value, bool persistent) {
+  if (!persistent) non_persistent_.insert(name);
+  return register_buffer(name, std::move(value));
+}
+
+const at::Tensor& Module::param(std::string_view name) const {
+  const at::Tensor* found = find_param(name);
+  if (found == nullptr)
+    throw KeyError("module " + this->name() + " has no parameter '" + std::string(name) + "'");
+  return *found;
+}
+
+const at::Tensor* Module::find_param(std::string_view name) const {
+  const at::Tensor* found = parameters_.find(std::string(name));
+  return (found != nullptr && found->defined()) ? found : nullptr;
+}
+
+at::Tensor Module::buffer(std::string_view name) const {
+  for (const auto& item : named_buffers(/*recurse=*/false))
+    if (item.key() == name) return item.value();
+  throw KeyError("module " + this->name() + " has no buffer '" + std::string(name) + "'");
+}
+
+void Module::set_param(const std::string& name, at::Tensor tensor) {
+  at::Tensor* slot = parameters_.find(name);
+  if (slot == nullptr) throw KeyError("module " + this->name() + " has no parameter '" + name + "'");
+  *slot = std::move(tensor);
+}
+
+InitialValue Module::initial_value(const std::string& name) const {
+  auto it = initial_values_.find(name);
+  return it == initial_values_.end() ? InitialValue::kUninitialized : it->second;
+}
+
+void Module::materialize(c10::Device device) {
+  for (auto& item : parameters_) {
+    at::Tensor& tensor = item.value();
+    if (!tensor.defined() || !tensor.is_meta()) continue;
+    at::Tensor real = at::empty(tensor.sizes(), tensor.options().device(device));
+    const InitialValue initial = initial_value(item.key());
+    if (initial == InitialValue::kZeros) real.zero_();
+    if (initial == InitialValue::kOnes) real.fill_(1);
+    assign_in_place(tensor, real);
+  }
+}
+
+NamedTensorList state_dict_items(const torch::nn::Module& root, bool keep_vars) {
+  NamedTensorList out;
+  auto& mutable_root = const_cast<torch::nn::Module&>(root);
+  for (const auto& [prefix, module] : named_modules(mutable_root)) {
+    const std::string dot = prefix.empty() ? "" : prefix + ".";
+    for (const auto& item : module->named_parameters(/*recurse=*/false))
+      out.emplace_back(dot + item.key(), keep_vars ? item.value() : item.value().detach());
+    const auto* ours = dynamic_cast<const Module*>(module);
+    for (const auto& item : module->named_buffers(/*recurse=*/false)) {
+      if (ours != nullptr && !ours->is_persistent_buffer(item.key())) continue;
+      out.emplace_back(dot + item.key(), item.value());
+    }
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, torch::nn::Module*>> named_modules(torch::nn::Module& root) {
+  std::vector<std::pair<std::string, torch::nn::Module*>> out;
+  pre_order(root, "", out);
+  return out;
+}
+
+void apply_post_order(torch::nn::Module& root,
+                      const std::function<void(const std::string&, torch::nn::Module&)>& fn) {
+  post_order(root, "", fn);
+}
+
+std::pair<torch::nn::Module*, std::string> owner_of(torch::nn::Module& root, const std::string& dotted_name) {
+  torch::nn::Module* module = &root;
+  std::size_t start = 0;
+  for (std::size_t dot = dotted_name.find('.'); dot != std::string::npos; dot = dotted_name.find('.', start)) {
+    const std::string child = dotted_name.substr(start, dot - start);
+    torch::nn::Module* next = nullptr;
+    for (const auto& item : module->named_children())
+      if (item.key() == child) next = item.value().get();
+    if (next == nullptr) return {nullptr, ""};
+    module = next;
+    start = dot + 1;
+  }
+  return {module, dotted_name.substr(start)};
+}
+
+at::Tensor find_tensor(torch::nn::Module& root, const std::string& dotted_name) {
+  auto [module, leaf] = owner_of(root, dotted_name);
+  if (module == nullptr) return {};
+  for (const auto& item : module->named_parameters(false))
+    if (item.key() == leaf) return item.value();
+  for (const auto& item : module->named_buffers(false))
+    if (item.key() == leaf) return item.value();
+  return {};
+}
+
+}  // namespace hfcpp::nn
