@@ -106,7 +106,8 @@ std::unique_ptr<TensorSource> open_tensor_source(const std::filesystem::path& pa
   auto ends_with = [&](std::string_view suffix) {
     return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
   };
-  if (ends_with(".index.json")) return detail::open_sharded_source(path);
+  // "model.safetensors.index.json", or with a variant "model.safetensors.index.fp16.json".
+  if (ends_with(".json") && name.find(".index.") != std::string::npos) return detail::open_sharded_source(path);
   if (ends_with(".safetensors")) return detail::open_safetensors_source(path);
   if (ends_with(".bin") || ends_with(".pt") || ends_with(".pth") || ends_with(".ckpt"))
     return detail::open_torch_bin_source(path);
