@@ -22,8 +22,11 @@ void BertPreTokenizer::pre_tokenize(PreTokenizedString& text) const {
   split_all(text, CharPattern(is_punctuation), SplitBehavior::isolated);
 }
 
+// \w+|[^\w\s]+ with Oniguruma's Unicode \w (letters, marks, decimal and letter numbers,
+// connector punctuation, joiners): PCRE2 10.42's \w leaves out marks.
 WhitespacePreTokenizer::WhitespacePreTokenizer()
-    : words_(std::make_shared<const Regex>(R"(\w+|[^\w\s]+)")) {}
+    : words_(std::make_shared<const Regex>(
+          R"([\p{L}\p{M}\p{Nd}\p{Nl}\p{Pc}\x{200C}\x{200D}]+|[^\p{L}\p{M}\p{Nd}\p{Nl}\p{Pc}\x{200C}\x{200D}\s]+)")) {}
 
 void WhitespacePreTokenizer::pre_tokenize(PreTokenizedString& text) const {
   split_all(text, InvertedPattern(words_), SplitBehavior::removed);

@@ -266,3 +266,14 @@ TEST(Offsets, ByteLevelOffsetsAndCharOffsets) {
 
 }  // namespace
 }  // namespace hfcpp::testing
+
+namespace hfcpp::testing {
+namespace {
+
+TEST(PreTokenizers, WhitespaceKeepsCombiningMarksInWords) {
+  // "e" + U+0301 stays one word, as Oniguruma's \w counts marks.
+  EXPECT_EQ(pre_tokens({{"type", "Whitespace"}}, "cafe\xCC\x81 ok!"), (Pieces{"cafe\xCC\x81", "ok", "!"}));
+}
+
+}  // namespace
+}  // namespace hfcpp::testing
