@@ -2,6 +2,8 @@
 // (English prose, code, numbers, some non-ASCII). Prints a table; no Google Benchmark needed.
 //
 //   cmake --build build --target bench_tokenizers && build/bench/bench_tokenizers [data_dir] [MB]
+// The "CPU time" column divides by this thread's CPU time, which stays meaningful when other
+// processes share the machine; the other columns are wall-clock.
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -137,7 +139,8 @@ int main(int argc, char** argv) {
   std::printf("# bench_tokenizers: encode() per line, 1 thread, %zu lines, %.2f MB (%.1f%% non-ASCII bytes);"
               " warm = best of 3 passes after a cold one\n",
               lines.size(), bytes / 1e6, 100.0 * non_ascii / bytes);
-  std::printf("# reproduce: build/bench/bench_tokenizers %s %.0f\n", data.c_str(), megabytes);
+  std::printf("# reproduce: %s %s %g  (built by: cmake --build <build dir> --target bench_tokenizers)\n", argv[0],
+              data.c_str(), megabytes);
   std::printf("| tokenizer | load s | cold MB/s | warm MB/s | warm MB/s (CPU time) | warm Mtok/s | whole text MB/s |\n");
   std::printf("| --- | --- | --- | --- | --- | --- | --- |\n");
   for (const Case& c : cases) {
