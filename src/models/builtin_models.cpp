@@ -2,6 +2,10 @@
 
 namespace hfcpp::detail {
 
-void register_builtin_models() { register_bert_models(); }
+void register_builtin_models() {
+  register_bert_models();
+  register_gpt2_models();
+  register_llama_models();
+}
 
 }  // namespace hfcpp::detail

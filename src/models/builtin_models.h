@@ -8,5 +8,7 @@ void register_builtin_models();
 // Runs register_builtin_models once; every registry lookup calls it first.
 void ensure_builtin_models_registered();
 void register_bert_models();
+void register_gpt2_models();
+void register_llama_models();
 
 }  // namespace hfcpp::detail

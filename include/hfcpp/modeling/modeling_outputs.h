@@ -28,6 +28,9 @@ struct ModelInputs {
   std::shared_ptr<Cache> past_key_values;
   std::optional<bool> use_cache;
   at::Tensor cache_position;
+  // Causal LMs: compute logits for the last N positions only (0 = every position). generate()
+  // sets 1, which spares the LM head's matmul over the prompt.
+  std::int64_t num_logits_to_keep = 0;
   // Task heads
   at::Tensor next_sentence_label;
   at::Tensor start_positions;
