@@ -15,6 +15,35 @@ std::string read_text(const std::filesystem::path& path) {
   return buffer.str();
 }
 
+bool is_weights_file(const std::string& name) {
+  for (std::string_view extension : {".safetensors", ".bin", ".pt", ".pth", ".ckpt"})
+    if (name.size() > extension.size() && name.compare(name.size() - extension.size(), extension.size(), extension) == 0)
+      return true;
+  return false;
+}
+
+// Runs `open` and prefixes the message of any hfcpp error with the index, keeping the error type:
+// a corrupt shard is reported as part of the checkpoint the user asked for.
+template <typename Open>
+auto with_index_context(const std::filesystem::path& index_path, Open&& open) {
+  const std::string prefix = index_path.string() + ": ";
+  try {
+    return open();
+  } catch (const FormatError& e) {
+    throw FormatError(prefix + e.what());
+  } catch (const FileError& e) {
+    throw FileError(prefix + e.what());
+  } catch (const UnsupportedError& e) {
+    throw UnsupportedError(prefix + e.what());
+  } catch (const ValueError& e) {
+    throw ValueError(prefix + e.what());
+  } catch (const KeyError& e) {
+    throw KeyError(prefix + e.what());
+  } catch (const Error& e) {
+    throw Error(prefix + e.what());
+  }
+}
+
 // One logical key space over the shards of an index; each shard is opened (headers only) once.
 class ShardedSource final : public TensorSource {
  public:
@@ -28,13 +57,14 @@ class ShardedSource final : public TensorSource {
     std::unordered_map<std::string, std::size_t> shard_of_file;
     for (const auto& name : shard_names) {
       const auto path = folder / name;
-      if (name.size() >= 11 && name.compare(name.size() - 11, 11, ".index.json") == 0)
-        throw FormatError(index_path.string() + " lists " + name + " as a shard; shards must be weights files");
-      if (!std::filesystem::exists(path))
+      if (!is_weights_file(name))
+        throw FormatError(index_path.string() + " lists " + name +
+                          " as a shard; shards must be weights files (*.safetensors, *.bin)");
+      if (!std::filesystem::is_regular_file(path))
         throw FileError(index_path.string() + " lists the shard " + name + ", which does not exist in " +
-                        folder.string());
+                        folder.string() + " (or is not a file)");
       shard_of_file.emplace(name, shards_.size());
-      shards_.push_back(open_tensor_source(path));
+      shards_.push_back(with_index_context(index_path, [&] { return open_tensor_source(path); }));
       if (shards_.back()->format() != shards_.front()->format())
         throw FormatError(index_path.string() + ": shards mix safetensors and PyTorch files");
       files_.push_back(path);

@@ -79,7 +79,10 @@ ShardIndex parse_shard_index(std::string_view json_text, std::string_view label)
     if (auto total = meta->find("total_size"); total != meta->end()) {
       if (total->is_number_unsigned()) index.total_size = total->get<std::uint64_t>();
       else if (total->is_number_integer() && total->get<std::int64_t>() >= 0) index.total_size = total->get<std::uint64_t>();
-      else if (total->is_number_float() && total->get<double>() >= 0) index.total_size = static_cast<std::uint64_t>(total->get<double>());
+      // A float (some writers emit 1.0e9): only within uint64's range, since converting anything
+      // beyond it is undefined (found by fuzzing).
+      else if (total->is_number_float() && total->get<double>() >= 0 && total->get<double>() < 0x1p64)
+        index.total_size = static_cast<std::uint64_t>(total->get<double>());
       else throw FormatError(where + ": metadata.total_size must be a non-negative number");
     }
   }

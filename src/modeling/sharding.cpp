@@ -4,8 +4,12 @@
 #include <nlohmann/json.hpp>
 #include <torch/nn/module.h>
 
+#include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "hfcpp/error.h"
 #include "hfcpp/io/tensor_source.h"
@@ -37,6 +41,24 @@ std::string shard_name(std::string_view pattern, std::size_t index, std::size_t 
   return name.replace(at, 8, suffix);
 }
 
+// huggingface_hub's get_torch_storage_id: (device, data pointer, storage bytes), so every view of
+// one memory block counts once, even through distinct StorageImpls (two mappings of one tensor).
+// Like Python, empty CPU tensors (null data) all share one id. Meta tensors have no data pointer:
+// Python gives them no id; we use the StorageImpl, so placeholders that share one stay together.
+struct StorageId {
+  int device_type;
+  int device_index;
+  const void* address;
+  std::uint64_t nbytes;
+  auto operator<=>(const StorageId&) const = default;
+};
+
+StorageId storage_id(const at::Tensor& tensor) {
+  const c10::Storage& storage = tensor.storage();
+  const void* address = tensor.is_meta() ? static_cast<const void*>(storage.unsafeGetStorageImpl()) : storage.data();
+  return {static_cast<int>(tensor.device().type()), tensor.device().index(), address, storage.nbytes()};
+}
+
 }  // namespace
 
 ShardPlan split_state_dict_into_shards(const StateDict& state_dict, std::uint64_t max_shard_size,
@@ -47,12 +69,12 @@ ShardPlan split_state_dict_into_shards(const StateDict& state_dict, std::uint64_
   std::uint64_t current_size = 0;
   std::uint64_t total_size = 0;
   // Storage -> keys that share it; the first key decides the shard, the others follow it.
-  std::map<const void*, Keys> keys_of_storage;
-  std::vector<const void*> storage_order;
+  std::map<StorageId, Keys> keys_of_storage;
+  std::vector<StorageId> storage_order;
 
   for (const auto& item : state_dict) {
     const at::Tensor& tensor = item.value();
-    const void* storage = tensor.storage().unsafeGetStorageImpl();
+    const StorageId storage = storage_id(tensor);
     auto [it, first_of_storage] = keys_of_storage.try_emplace(storage);
     it->second.push_back(item.key());
     if (!first_of_storage) continue;
@@ -84,14 +106,21 @@ ShardPlan split_state_dict_into_shards(const StateDict& state_dict, std::uint64_
     plan.shards.emplace_back(shard_name(filename_pattern, 0, 1), std::move(all));
     return plan;
   }
-  for (const void* storage : storage_order) {
+  // Tensors that share a storage join the shard of the first of them, appended in storage order
+  // (huggingface_hub's second pass).
+  std::unordered_map<std::string_view, std::size_t> shard_of_key;
+  for (std::size_t i = 0; i < shards.size(); ++i)
+    for (const auto& key : shards[i]) shard_of_key.emplace(key, i);
+  std::vector<Keys> followers(shards.size());
+  for (const StorageId& storage : storage_order) {
     const Keys& keys = keys_of_storage[storage];
-    for (auto& shard : shards)
-      if (std::find(shard.begin(), shard.end(), keys.front()) != shard.end()) {
-        shard.insert(shard.end(), keys.begin() + 1, keys.end());
-        break;
-      }
+    if (keys.size() > 1) {
+      auto& into = followers[shard_of_key.at(keys.front())];
+      into.insert(into.end(), keys.begin() + 1, keys.end());
+    }
   }
+  for (std::size_t i = 0; i < shards.size(); ++i)
+    shards[i].insert(shards[i].end(), followers[i].begin(), followers[i].end());
   for (std::size_t i = 0; i < shards.size(); ++i)
     plan.shards.emplace_back(shard_name(filename_pattern, i, shards.size()), std::move(shards[i]));
   return plan;
@@ -106,27 +135,60 @@ std::string shard_index_json(const ShardPlan& plan) {
   return index.dump(2, ' ', /*ensure_ascii=*/true) + "\n";
 }
 
+namespace {
+
+// The module's state_dict() keys and tensors in Python's order: module by module (pre-order), each
+// module's own parameters before its own buffers. libtorch's named_parameters() + named_buffers()
+// would list every parameter before any buffer.
+std::vector<std::pair<std::string, at::Tensor>> module_state(const torch::nn::Module& module) {
+  std::vector<std::pair<std::string, at::Tensor>> state;
+  auto add_own = [&](const torch::nn::Module& m, const std::string& prefix) {
+    for (const auto& p : m.named_parameters(/*recurse=*/false)) state.emplace_back(prefix + p.key(), p.value());
+    for (const auto& b : m.named_buffers(/*recurse=*/false)) state.emplace_back(prefix + b.key(), b.value());
+  };
+  // The root separately: include_self needs it to live in a shared_ptr, callers may have it on the stack.
+  add_own(module, "");
+  for (const auto& item : module.named_modules(/*name_prefix=*/"", /*include_self=*/false)) add_own(*item.value(), item.key() + ".");
+  return state;
+}
+
+std::string read_index_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw FileError("cannot read " + path.string());
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+}  // namespace
+
 IncompatibleKeys load_sharded_checkpoint(torch::nn::Module& module, const std::filesystem::path& folder,
                                          bool strict, bool prefer_safe) {
   const auto safe_index = folder / kSafeWeightsIndexName;
   const auto bin_index = folder / kWeightsIndexName;
-  const bool have_safe = std::filesystem::exists(safe_index);
-  const bool have_bin = std::filesystem::exists(bin_index);
+  const bool have_safe = std::filesystem::is_regular_file(safe_index);
+  const bool have_bin = std::filesystem::is_regular_file(bin_index);
   if (!have_safe && !have_bin)
     throw FileError("can't find a checkpoint index (" + std::string(kSafeWeightsIndexName) + " or " +
                     std::string(kWeightsIndexName) + ") in " + folder.string());
   const auto index_path = (have_safe && (prefer_safe || !have_bin)) ? safe_index : bin_index;
   const auto source = open_tensor_source(index_path);
+  // Transformers reports unexpected keys in the index's order (the shards agree with it: the
+  // source checked every entry); keys a shard holds beyond the index come last.
+  const ShardIndex index = parse_shard_index(read_index_text(index_path), index_path.string());
 
-  std::map<std::string, at::Tensor> targets;
-  for (const auto& item : module.named_parameters()) targets.emplace(item.key(), item.value());
-  for (const auto& item : module.named_buffers()) targets.emplace(item.key(), item.value());
+  const auto state = module_state(module);
+  std::unordered_map<std::string, at::Tensor> targets;
+  for (const auto& [name, tensor] : state) targets.emplace(name, tensor);
 
   IncompatibleKeys result;
-  for (const auto& [name, tensor] : targets)
+  for (const auto& [name, tensor] : state)
     if (!source->contains(name)) result.missing_keys.push_back(name);
+  std::unordered_set<std::string> listed;
+  for (const auto& [key, file] : index.weight_map)
+    if (listed.insert(key).second && !targets.count(key)) result.unexpected_keys.push_back(key);
   for (const auto& meta : source->tensors())
-    if (!targets.count(meta.key)) result.unexpected_keys.push_back(meta.key);
+    if (!listed.count(meta.key) && !targets.count(meta.key)) result.unexpected_keys.push_back(meta.key);
   if (strict && (!result.missing_keys.empty() || !result.unexpected_keys.empty())) {
     std::string message = "error(s) in loading state_dict for the module from " + index_path.string();
     if (!result.missing_keys.empty()) {
@@ -139,16 +201,18 @@ IncompatibleKeys load_sharded_checkpoint(torch::nn::Module& module, const std::f
     }
     throw KeyError(message);
   }
+  // Shapes are known from the headers: refuse a mismatch before any parameter changes.
+  for (const auto& meta : source->tensors()) {
+    auto it = targets.find(meta.key);
+    if (it != targets.end() && it->second.sizes() != c10::IntArrayRef(meta.shape))
+      throw ValueError("size mismatch for " + meta.key + ": the checkpoint " + index_path.string() +
+                       " has shape " + c10::str(c10::IntArrayRef(meta.shape)) + ", the module " +
+                       c10::str(it->second.sizes()));
+  }
   // Shard by shard, in file order: only one shard's pages are touched at a time.
   for (const auto& meta : source->tensors()) {
     auto it = targets.find(meta.key);
-    if (it == targets.end()) continue;
-    at::Tensor& target = it->second;
-    at::Tensor value = source->load(meta.key);
-    if (value.sizes() != target.sizes())
-      throw ValueError("size mismatch for " + meta.key + ": the checkpoint has shape " +
-                       c10::str(value.sizes()) + ", the module " + c10::str(target.sizes()));
-    copy_into(target, value);
+    if (it != targets.end()) copy_into(it->second, source->load(meta.key));
   }
   return result;
 }
