@@ -123,10 +123,10 @@ class TorchHooks final : public pickle::Hooks {
       u.fail("REDUCE on a " + str(callable->kind) + ", which is not callable");
     const auto& a = args->items;
     auto arity = [&](std::size_t min, std::size_t max) {
-      if (a.size() < min || a.size() > max)
-        u.fail(callable->text + " takes " + std::to_string(min) +
-               (max != min ? "-" + std::to_string(max) : "") + " arguments, got " +
-               std::to_string(a.size()));
+      if (a.size() >= min && a.size() <= max) return;
+      std::string expected = std::to_string(min);
+      if (max != min) expected += " to " + std::to_string(max);
+      u.fail(callable->text + " takes " + expected + " arguments, got " + std::to_string(a.size()));
     };
     switch (static_cast<GlobalId>(callable->integer)) {
       case kOrderedDict:
@@ -151,7 +151,8 @@ class TorchHooks final : public pickle::Hooks {
       case kRebuildParameter:
       case kRebuildParameterWithState:
         // (data, requires_grad, backward_hooks[, state]): the data is the tensor we keep.
-        arity(callable->integer == kRebuildParameter ? 3 : 4, callable->integer == kRebuildParameter ? 3 : 4);
+        if (callable->integer == kRebuildParameter) arity(3, 3);
+        else arity(4, 4);
         expect_tensor(u, a[0], "parameter data");
         return a[0];
       case kRebuildFromTypeV2: {

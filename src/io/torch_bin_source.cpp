@@ -1,7 +1,6 @@
 #include "hfcpp/error.h"
 #include "tensor_sources.h"
 
-#if __has_include("hfcpp/io/torch_bin.h")
 #include "hfcpp/io/torch_bin.h"
 
 namespace hfcpp::detail {
@@ -33,10 +32,3 @@ std::unique_ptr<TensorSource> open_torch_bin_source(const std::filesystem::path&
 }
 
 }  // namespace hfcpp::detail
-#else
-namespace hfcpp::detail {
-std::unique_ptr<TensorSource> open_torch_bin_source(const std::filesystem::path& path) {
-  throw UnsupportedError("reading PyTorch .bin files is not built in: " + path.string());
-}
-}  // namespace hfcpp::detail
-#endif

@@ -15,10 +15,7 @@
 #include "hfcpp/modeling/modeling_utils.h"
 #include "hfcpp/modeling/sharding.h"
 
-#if __has_include("hfcpp/io/torch_bin.h")
 #include "hfcpp/io/torch_bin.h"
-#define HFCPP_HAVE_TORCH_BIN 1
-#endif
 
 namespace hfcpp {
 namespace {
@@ -180,13 +177,9 @@ void PreTrainedModel::save_pretrained(const std::filesystem::path& folder, const
       for (const auto& key : keys) tensors.emplace_back(key, state_dict[key]);
       save_safetensors(tensors, tmp, std::map<std::string, std::string>{{"format", "pt"}});
     } else {
-#ifdef HFCPP_HAVE_TORCH_BIN
       StateDict shard;
       for (const auto& key : keys) shard.insert(key, state_dict[key]);
       save_torch_bin(shard, tmp);
-#else
-      throw UnsupportedError("saving PyTorch .bin files is not built in; use safe_serialization = true");
-#endif
     }
   }
   const std::string index_name =

@@ -29,20 +29,12 @@ std::vector<std::string> load_cases() {
   return names;
 }
 
-bool have_torch_bin() {
-#if __has_include("hfcpp/io/torch_bin.h")
-  return true;
-#else
-  return false;
-#endif
-}
 
 class FormatLoads : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(FormatLoads, DtypesAndLogitsMatchTransformers) {
   const std::string name = GetParam();
   const std::string folder = name.substr(0, name.find('.'));
-  if (folder.find("bin") != std::string::npos && !have_torch_bin()) GTEST_SKIP() << ".bin reading not built";
   const auto& c = loads()[name];
   FromPretrainedOptions options;
   const auto& kwargs = c["from_pretrained_kwargs"];

@@ -38,20 +38,12 @@ std::vector<std::pair<std::string, std::string>> load_cases() {
   return cases;
 }
 
-bool have_torch_bin() {
-#if __has_include("hfcpp/io/torch_bin.h")
-  return true;
-#else
-  return false;
-#endif
-}
 
 class DecoderFormatLoads : public ::testing::TestWithParam<std::pair<std::string, std::string>> {};
 
 TEST_P(DecoderFormatLoads, DtypesAndLogitsMatchTransformers) {
   const auto& [family, name] = GetParam();
   const std::string folder = name.substr(0, name.find('.'));
-  if (folder.find("bin") != std::string::npos && !have_torch_bin()) GTEST_SKIP() << ".bin reading not built";
   const auto& c = loads(family)[name];
   FromPretrainedOptions options;
   const auto& kwargs = c["from_pretrained_kwargs"];
