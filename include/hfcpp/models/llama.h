@@ -80,6 +80,16 @@ class LlamaModel : public LlamaPreTrainedModel {
   std::shared_ptr<nn::RMSNorm> norm;
   std::shared_ptr<RotaryEmbedding> rotary_emb;
   std::optional<std::int64_t> sliding_window;  // Mistral (and Qwen2 with use_sliding_window)
+  // One-token steps with a cache (decoding) run every layer through fused CPU kernels instead of
+  // libtorch ops when no gradients, attentions or hidden states are asked for: same results up
+  // to summation order, a fraction of the per-token overhead. False forces the eager path.
+  bool use_decode_kernels = true;
+
+ private:
+  // The decoder layers and final norm for hidden [batch, 1, hidden] through the decode kernels.
+  at::Tensor decode_layers(at::Tensor hidden, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& mask,
+                           Cache& cache, const at::Tensor& cache_position);
+  bool silu_gated_ = true;  // the decode kernels implement SiLU gating only
 };
 
 class LlamaForCausalLM : public LlamaPreTrainedModel {

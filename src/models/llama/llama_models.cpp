@@ -6,6 +6,7 @@
 #include "hfcpp/models/auto.h"
 #include "hfcpp/models/llama.h"
 #include "hfcpp/modeling/sequence_summary.h"
+#include "llama_decode.h"
 
 namespace hfcpp {
 namespace {
@@ -63,7 +64,8 @@ ModelOutput LlamaForCausalLM::forward(const ModelInputs& inputs) {
   // Only the positions whose logits are wanted go through the LM head (generate keeps one).
   if (inputs.num_logits_to_keep > 0 && inputs.num_logits_to_keep < hidden.size(1))
     hidden = hidden.narrow(1, hidden.size(1) - inputs.num_logits_to_keep, inputs.num_logits_to_keep);
-  at::Tensor logits = lm_head->forward(hidden);
+  // A few rows (decoding) go through the decode kernels when they apply.
+  at::Tensor logits = detail::project_rows(*lm_head, hidden);
   ModelOutput out;
   if (inputs.labels.defined()) {
     // The loss is computed on float32 logits, which are then returned.

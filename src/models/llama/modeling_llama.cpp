@@ -9,6 +9,7 @@
 #include "hfcpp/error.h"
 #include "hfcpp/generation/attention_masks.h"
 #include "hfcpp/logging.h"
+#include "llama_decode.h"
 
 namespace hfcpp {
 namespace {
@@ -177,6 +178,8 @@ LlamaModel::LlamaModel(std::shared_ptr<PretrainedConfig> config, const ModelClas
   PretrainedConfig& c = this->config();
   resolve_attn_implementation(c, info.name, info.supports_sdpa);
   sliding_window = sliding_window_of(c);
+  const std::string act = c.get<std::string>("hidden_act");
+  silu_gated_ = act == "silu" || act == "swish";
   const std::int64_t hidden = c.hidden_size();
   embed_tokens = register_module("embed_tokens", std::make_shared<nn::Embedding>(c.vocab_size(), hidden, c.pad_token_id()));
   layers = register_module("layers", std::make_shared<nn::ModuleList<LlamaDecoderLayer>>());
@@ -223,6 +226,15 @@ ModelOutput LlamaModel::forward(const ModelInputs& inputs) {
 
   const bool attentions = want_attentions(inputs);
   const bool hidden_states = want_hidden_states(inputs);
+  const bool fast_decode = use_decode_kernels && seq == 1 && cache && !attentions && !hidden_states && !is_training() &&
+                           detail::decode_kernels_apply(hidden) && silu_gated_ &&
+                           (!mask.defined() || mask.numel() == batch * mask.size(-1));
+  if (fast_decode) {
+    ModelOutput out;
+    out.set("last_hidden_state", decode_layers(hidden, cos, sin, mask, *cache, cache_position));
+    out.past_key_values = cache;
+    return out;
+  }
   std::vector<at::Tensor> all_hidden, all_attentions;
   for (const auto& layer : *layers) {
     if (hidden_states) all_hidden.push_back(hidden);

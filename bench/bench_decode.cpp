@@ -1,0 +1,289 @@
+// Decoding speed of a generated ~110M-parameter Llama (hidden 768, intermediate 2048, 12 layers,
+// 12 heads, vocab 32000; random init, no files), batch 1, 128 new tokens after a 128-token prompt,
+// in float32 and bfloat16:
+//   hfcpp      generate() with a static KV cache (greedy, EOS disabled)
+//   naive      the same model in a plain libtorch loop without a cache: the whole sequence again
+//              for every token (its cost grows with the length; measured over --naive-tokens)
+//   floor      bytes of the weights read per token / measured memory bandwidth
+// plus prefill tokens/s. --workload bert times a BERT-base forward (batch 1 and 8, seq 128)
+// instead, for the thread-configuration study (scripts/bench_threads.sh).
+//
+//   bench_decode [--workload decode|bert] [--dtype float32|bfloat16|both] [--runs N]
+//                [--prompt N] [--new N] [--naive-tokens N] [--torch-threads N] [--blas-threads N]
+//
+// Without thread flags the library's configure_threads() policy applies. Prints a markdown table
+// with the command and the thread configuration, then one JSON line per result.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "hfcpp/generation/generate.h"
+#include "hfcpp/models/bert.h"
+#include "hfcpp/models/llama.h"
+#include "hfcpp/nn/module.h"
+#include "hfcpp/runtime.h"
+
+using namespace hfcpp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds(Clock::time_point start, Clock::time_point end) {
+  return std::chrono::duration<double>(end - start).count();
+}
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  const std::size_t n = values.size();
+  return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+struct Options {
+  std::string workload = "decode";
+  std::string dtype = "both";
+  int runs = 3;
+  std::int64_t prompt = 128;
+  std::int64_t new_tokens = 128;
+  std::int64_t naive_tokens = 8;
+  int torch_threads = 0;
+  int blas_threads = 0;
+  std::string command;
+};
+
+Options parse(int argc, char** argv) {
+  Options o;
+  o.command = argv[0];
+  for (int i = 1; i < argc; ++i) {
+    o.command += std::string(" ") + argv[i];
+    const std::string arg = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::cerr << arg << " needs a value\n";
+        std::exit(2);
+      }
+      o.command += std::string(" ") + argv[i + 1];
+      return argv[++i];
+    };
+    if (arg == "--workload") o.workload = value();
+    else if (arg == "--dtype") o.dtype = value();
+    else if (arg == "--runs") o.runs = std::stoi(value());
+    else if (arg == "--prompt") o.prompt = std::stoll(value());
+    else if (arg == "--new") o.new_tokens = std::stoll(value());
+    else if (arg == "--naive-tokens") o.naive_tokens = std::stoll(value());
+    else if (arg == "--torch-threads") o.torch_threads = std::stoi(value());
+    else if (arg == "--blas-threads") o.blas_threads = std::stoi(value());
+    else {
+      std::cerr << "unknown argument " << arg << "\n";
+      std::exit(2);
+    }
+  }
+  return o;
+}
+
+// Memory read bandwidth: every core sums its share of a 1 GiB buffer (8-byte words, a loop the
+// compiler vectorises). Median of 5 passes after one warm-up.
+double measure_bandwidth_gbs() {
+  const std::size_t words = (std::size_t{1} << 30) / sizeof(std::uint64_t);
+  std::vector<std::uint64_t> buffer(words);
+  for (std::size_t i = 0; i < words; ++i) buffer[i] = i;
+  const int threads = available_cores();
+  std::vector<double> passes;
+  volatile std::uint64_t sink = 0;
+  for (int pass = 0; pass < 6; ++pass) {
+    std::vector<std::uint64_t> sums(static_cast<std::size_t>(threads));
+    const auto start = Clock::now();
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t)
+      workers.emplace_back([&, t] {
+        const std::size_t begin = words * t / threads, end = words * (t + 1) / threads;
+        std::uint64_t sum = 0;
+        for (std::size_t i = begin; i < end; ++i) sum += buffer[i];
+        sums[t] = sum;
+      });
+    for (auto& w : workers) w.join();
+    const auto end = Clock::now();
+    for (auto s : sums) sink = sink + s;
+    if (pass > 0) passes.push_back(static_cast<double>(words * sizeof(std::uint64_t)) / seconds(start, end) / 1e9);
+  }
+  return median(passes);
+}
+
+PretrainedConfig llama_110m() {
+  auto config = PretrainedConfig::for_model_type("llama");
+  config.update({{"hidden_size", 768}, {"intermediate_size", 2048}, {"num_hidden_layers", 12},
+                 {"num_attention_heads", 12}, {"num_key_value_heads", 12}, {"vocab_size", 32000},
+                 {"max_position_embeddings", 2048}});
+  config.set_attn_implementation("eager");
+  return config;
+}
+
+template <typename Model>
+std::shared_ptr<Model> random_model(const PretrainedConfig& config, c10::ScalarType dtype) {
+  nn::ParameterScope scope({c10::Device(c10::DeviceType::CPU), dtype, /*initialize=*/true});
+  auto model = from_config<Model>(config);
+  model->eval();
+  return model;
+}
+
+// Bytes a decoding step reads: every parameter but the input embeddings (one row each step).
+double streamed_weight_bytes(LlamaForCausalLM& model) {
+  const void* embeddings = model.model->embed_tokens->weight().data_ptr();
+  double bytes = 0;
+  for (const auto& p : model.parameters())
+    if (p.data_ptr() != embeddings) bytes += static_cast<double>(p.numel() * p.element_size());
+  return bytes;
+}
+
+struct Row {
+  std::string name, dtype, value, note;
+  std::string json;
+};
+
+std::string fixed(double v, int digits = 1) {
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(digits) << v;
+  return out.str();
+}
+
+void decode_workload(const Options& o, c10::ScalarType dtype, double bandwidth, std::vector<Row>& rows) {
+  const std::string dtype_name = dtype == at::kFloat ? "float32" : "bfloat16";
+  at::manual_seed(0);
+  auto model = random_model<LlamaForCausalLM>(llama_110m(), dtype);
+  const at::Tensor prompt = at::randint(3, 32000, {1, o.prompt}, at::kLong);
+  GenerateOptions options;
+  options.generation_kwargs = {{"max_new_tokens", o.new_tokens}, {"eos_token_id", nullptr}, {"pad_token_id", 0},
+                               {"cache_implementation", "static"}};
+  std::vector<Clock::time_point> stamps;
+  options.streamer = [&](const at::Tensor&) { stamps.push_back(Clock::now()); };
+  {  // warm-up: page in the weights, size the allocator
+    GenerateOptions warm = options;
+    warm.generation_kwargs["max_new_tokens"] = 4;
+    generate(*model, prompt, {}, warm);
+  }
+  std::vector<double> prefill, decode;
+  for (int run = 0; run < o.runs; ++run) {
+    stamps.clear();
+    const auto start = Clock::now();
+    generate(*model, prompt, {}, options);
+    prefill.push_back(seconds(start, stamps.front()));
+    decode.push_back(static_cast<double>(stamps.size() - 1) / seconds(stamps.front(), stamps.back()));
+  }
+  // The same generate() with the layers as libtorch ops (no decode kernels), for comparison.
+  std::vector<double> eager;
+  model->model->use_decode_kernels = false;
+  for (int run = 0; run < std::max(1, o.runs / 2); ++run) {
+    stamps.clear();
+    generate(*model, prompt, {}, options);
+    eager.push_back(static_cast<double>(stamps.size() - 1) / seconds(stamps.front(), stamps.back()));
+  }
+  model->model->use_decode_kernels = true;
+  const double eager_rate = median(eager);
+  const double decode_rate = median(decode);
+  const double prefill_s = median(prefill);
+  const double bytes = streamed_weight_bytes(*model);
+  const double floor_rate = bandwidth * 1e9 / bytes;
+
+  // The naive loop: no cache, the whole sequence through the model for every token.
+  c10::NoGradGuard no_grad;
+  at::Tensor ids = prompt;
+  const auto naive_start = Clock::now();
+  for (std::int64_t i = 0; i < o.naive_tokens; ++i) {
+    ModelInputs inputs;
+    inputs.input_ids = ids;
+    inputs.use_cache = false;
+    const at::Tensor logits = model->forward(inputs).logits();
+    ids = at::cat({ids, logits.select(1, -1).argmax(-1, true)}, 1);
+  }
+  const double naive_rate = static_cast<double>(o.naive_tokens) / seconds(naive_start, Clock::now());
+
+  rows.push_back({"decode, hfcpp (static cache)", dtype_name, fixed(decode_rate) + " tok/s",
+                  fixed(decode_rate / floor_rate * 100, 0) + "% of floor (" + fixed(floor_rate / decode_rate, 2) + "x)",
+                  ""});
+  rows.push_back({"decode, hfcpp eager ops (no decode kernels)", dtype_name, fixed(eager_rate) + " tok/s",
+                  fixed(eager_rate / floor_rate * 100, 0) + "% of floor", ""});
+  rows.push_back({"decode, naive libtorch loop", dtype_name, fixed(naive_rate) + " tok/s",
+                  "first " + std::to_string(o.naive_tokens) + " tokens; slower as the sequence grows", ""});
+  rows.push_back({"decode floor", dtype_name, fixed(floor_rate) + " tok/s",
+                  fixed(bytes / 1e6, 0) + " MB of weights per token / " + fixed(bandwidth) + " GB/s", ""});
+  rows.push_back({"prefill, hfcpp", dtype_name, fixed(static_cast<double>(o.prompt) / prefill_s, 0) + " tok/s",
+                  fixed(prefill_s, 3) + " s for " + std::to_string(o.prompt) + " tokens (incl. first token)", ""});
+  std::ostringstream json;
+  json << "{\"workload\":\"decode\",\"dtype\":\"" << dtype_name << "\",\"decode_tok_s\":" << decode_rate
+       << ",\"eager_tok_s\":" << eager_rate << ",\"prefill_s\":" << prefill_s << ",\"naive_tok_s\":" << naive_rate << ",\"floor_tok_s\":" << floor_rate
+       << ",\"weight_bytes\":" << bytes << "}";
+  rows.back().json = json.str();
+}
+
+void bert_workload(const Options& o, std::vector<Row>& rows) {
+  auto config = PretrainedConfig::for_model_type("bert");  // BERT-base defaults
+  config.set_attn_implementation("eager");
+  at::manual_seed(0);
+  auto model = random_model<BertModel>(config, at::kFloat);
+  c10::NoGradGuard no_grad;
+  std::ostringstream json;
+  json << "{\"workload\":\"bert\"";
+  for (const std::int64_t batch : {1, 8}) {
+    ModelInputs inputs;
+    inputs.input_ids = at::randint(1000, 30000, {batch, 128}, at::kLong);
+    model->forward(inputs);  // warm-up
+    std::vector<double> times;
+    for (int run = 0; run < o.runs; ++run) {
+      const auto start = Clock::now();
+      model->forward(inputs);
+      times.push_back(seconds(start, Clock::now()));
+    }
+    const double t = median(times);
+    rows.push_back({"BERT-base forward, batch " + std::to_string(batch) + " x seq 128", "float32", fixed(t, 3) + " s", "",
+                    ""});
+    json << ",\"b" << batch << "_s\":" << t;
+  }
+  json << "}";
+  rows.back().json = json.str();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options o = parse(argc, argv);
+  if (o.torch_threads > 0 || o.blas_threads > 0) set_threads(o.torch_threads, o.blas_threads);
+  else configure_threads();
+  const ThreadConfig threads = current_thread_config();
+
+  std::vector<Row> rows;
+  double bandwidth = 0;
+  if (o.workload == "decode") {
+    bandwidth = measure_bandwidth_gbs();
+    if (o.dtype == "float32" || o.dtype == "both") decode_workload(o, at::kFloat, bandwidth, rows);
+    if (o.dtype == "bfloat16" || o.dtype == "both") decode_workload(o, at::kBFloat16, bandwidth, rows);
+  } else if (o.workload == "bert") {
+    bert_workload(o, rows);
+  } else {
+    std::cerr << "unknown workload " << o.workload << " (decode or bert)\n";
+    return 2;
+  }
+
+  std::cout << "\n`" << o.command << "`  \n";
+  std::cout << "threads: " << describe(threads) << "; cores " << available_cores() << "; median of " << o.runs
+            << " runs";
+  if (bandwidth > 0) std::cout << "; memory read bandwidth " << fixed(bandwidth) << " GB/s";
+  std::cout << "\n\n| case | dtype | result | note |\n|---|---|---|---|\n";
+  for (const auto& r : rows) std::cout << "| " << r.name << " | " << r.dtype << " | " << r.value << " | " << r.note << " |\n";
+  std::cout << "\n";
+  for (const auto& r : rows)
+    if (!r.json.empty()) {
+      std::string line = r.json;
+      line.insert(line.size() - 1, ",\"threads\":\"" + describe(threads) + "\",\"bandwidth_gbs\":" + std::to_string(bandwidth));
+      std::cout << "JSON " << line << "\n";
+    }
+  return 0;
+}

@@ -1,0 +1,358 @@
+#include "decode_kernels.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <immintrin.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "hfcpp/error.h"
+
+namespace hfcpp::detail::decode {
+namespace {
+
+using bf16 = c10::BFloat16;
+
+inline float to_float(float v) { return v; }
+inline float to_float(bf16 v) { return static_cast<float>(v); }
+// The value as the eager path would hold it in T (round to nearest even for bfloat16).
+template <typename T>
+inline float rounded(float v) {
+  if constexpr (std::is_same_v<T, bf16>) return static_cast<float>(bf16(v));
+  return v;
+}
+template <typename T>
+inline T store(float v) {
+  if constexpr (std::is_same_v<T, bf16>) return bf16(v);
+  else return v;
+}
+
+void check(bool ok, const std::string& what) {
+  if (!ok) throw ValueError("decode kernel: " + what);
+}
+
+bool supported(const at::Tensor& t) {
+  return t.device().is_cpu() && (t.scalar_type() == at::kFloat || t.scalar_type() == at::kBFloat16);
+}
+
+// --- matrix rows times vectors: the bandwidth-bound part ---
+
+enum class Isa { kGeneric, kAvx2, kAvx512 };
+
+Isa detect_isa() {
+  const char* cap = std::getenv("ATEN_CPU_CAPABILITY");
+  const std::string limit = cap != nullptr ? cap : "";
+  __builtin_cpu_init();
+  if (limit != "avx2" && limit != "default" && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw"))
+    return Isa::kAvx512;
+  if (limit != "default" && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::kAvx2;
+  return Isa::kGeneric;
+}
+
+Isa current_isa() {
+  static const Isa isa = detect_isa();
+  return isa;
+}
+
+// acc[m * rows + r] = dot(x[m], w[n0 + r]) for r < rows (<= 4), m < M. x is float [M, K].
+template <typename W>
+void dot_rows_generic(const W* w, std::int64_t K, const float* x, std::int64_t M, std::int64_t rows, float* acc) {
+  for (std::int64_t m = 0; m < M; ++m)
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const W* row = w + r * K;
+      const float* xv = x + m * K;
+      float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      std::int64_t k = 0;
+      for (; k + 4 <= K; k += 4) {
+        s0 += to_float(row[k]) * xv[k];
+        s1 += to_float(row[k + 1]) * xv[k + 1];
+        s2 += to_float(row[k + 2]) * xv[k + 2];
+        s3 += to_float(row[k + 3]) * xv[k + 3];
+      }
+      for (; k < K; ++k) s0 += to_float(row[k]) * xv[k];
+      acc[m * rows + r] = (s0 + s1) + (s2 + s3);
+    }
+}
+
+__attribute__((target("avx2,fma"))) inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+__attribute__((target("avx2,fma"))) inline __m256 load8(const bf16* p) {
+  const __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+}
+__attribute__((target("avx2,fma"))) inline float sum8(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+template <typename W>
+__attribute__((target("avx2,fma"))) void dot_rows_avx2(const W* w, std::int64_t K, const float* x, std::int64_t M,
+                                                       std::int64_t rows, float* acc) {
+  if (rows != 4 || K % 8 != 0) return dot_rows_generic(w, K, x, M, rows, acc);
+  for (std::int64_t m = 0; m < M; ++m) {
+    const float* xv = x + m * K;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    for (std::int64_t k = 0; k < K; k += 8) {
+      const __m256 xk = _mm256_loadu_ps(xv + k);
+      a0 = _mm256_fmadd_ps(load8(w + k), xk, a0);
+      a1 = _mm256_fmadd_ps(load8(w + K + k), xk, a1);
+      a2 = _mm256_fmadd_ps(load8(w + 2 * K + k), xk, a2);
+      a3 = _mm256_fmadd_ps(load8(w + 3 * K + k), xk, a3);
+    }
+    acc[m * 4 + 0] = sum8(a0);
+    acc[m * 4 + 1] = sum8(a1);
+    acc[m * 4 + 2] = sum8(a2);
+    acc[m * 4 + 3] = sum8(a3);
+  }
+}
+
+__attribute__((target("avx512f,avx512bw"))) inline __m512 load16(const float* p) { return _mm512_loadu_ps(p); }
+__attribute__((target("avx512f,avx512bw"))) inline __m512 load16(const bf16* p) {
+  const __m512i wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16));
+}
+
+template <typename W>
+__attribute__((target("avx512f,avx512bw"))) void dot_rows_avx512(const W* w, std::int64_t K, const float* x,
+                                                                 std::int64_t M, std::int64_t rows, float* acc) {
+  if (rows != 4 || K % 16 != 0) return dot_rows_generic(w, K, x, M, rows, acc);
+  for (std::int64_t m = 0; m < M; ++m) {
+    const float* xv = x + m * K;
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
+    for (std::int64_t k = 0; k < K; k += 16) {
+      const __m512 xk = _mm512_loadu_ps(xv + k);
+      a0 = _mm512_fmadd_ps(load16(w + k), xk, a0);
+      a1 = _mm512_fmadd_ps(load16(w + K + k), xk, a1);
+      a2 = _mm512_fmadd_ps(load16(w + 2 * K + k), xk, a2);
+      a3 = _mm512_fmadd_ps(load16(w + 3 * K + k), xk, a3);
+    }
+    acc[m * 4 + 0] = _mm512_reduce_add_ps(a0);
+    acc[m * 4 + 1] = _mm512_reduce_add_ps(a1);
+    acc[m * 4 + 2] = _mm512_reduce_add_ps(a2);
+    acc[m * 4 + 3] = _mm512_reduce_add_ps(a3);
+  }
+}
+
+template <typename W>
+void dot_rows(const W* w, std::int64_t K, const float* x, std::int64_t M, std::int64_t rows, float* acc) {
+  switch (current_isa()) {
+    case Isa::kAvx512: return dot_rows_avx512(w, K, x, M, rows, acc);
+    case Isa::kAvx2: return dot_rows_avx2(w, K, x, M, rows, acc);
+    default: return dot_rows_generic(w, K, x, M, rows, acc);
+  }
+}
+
+// x as float [M, K] (a copy only for bfloat16).
+at::Tensor float_rows(const at::Tensor& x, std::int64_t K) {
+  return x.reshape({-1, K}).to(at::kFloat).contiguous();
+}
+
+template <typename W, typename O>
+void linear_typed(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias, const at::Tensor& residual,
+                  at::Tensor& out) {
+  const std::int64_t N = w.size(0), K = w.size(1);
+  const at::Tensor xf = float_rows(x, K);
+  const std::int64_t M = xf.size(0);
+  const float* xp = xf.data_ptr<float>();
+  const W* wp = w.data_ptr<W>();
+  const at::Tensor bias_f = bias.defined() ? bias.to(at::kFloat).contiguous() : at::Tensor();
+  const float* bp = bias_f.defined() ? bias_f.data_ptr<float>() : nullptr;
+  const O* rp = residual.defined() ? residual.data_ptr<O>() : nullptr;
+  O* op = out.data_ptr<O>();
+  constexpr std::int64_t kRows = 4;
+  const std::int64_t blocks = (N + kRows - 1) / kRows;
+  // Below ~64K weights a thread hand-off costs more than it saves.
+  const std::int64_t grain = std::max<std::int64_t>(1, 65536 / (K * kRows));
+  at::parallel_for(0, blocks, grain, [&](std::int64_t b0, std::int64_t b1) {
+    std::vector<float> acc(static_cast<std::size_t>(M * kRows));
+    for (std::int64_t b = b0; b < b1; ++b) {
+      const std::int64_t n0 = b * kRows, rows = std::min(kRows, N - n0);
+      dot_rows(wp + n0 * K, K, xp, M, rows, acc.data());
+      for (std::int64_t m = 0; m < M; ++m)
+        for (std::int64_t r = 0; r < rows; ++r) {
+          const std::int64_t n = n0 + r;
+          float v = acc[m * rows + r];
+          if (bp != nullptr) v += bp[n];
+          if (rp != nullptr) v = rounded<O>(v) + to_float(rp[m * N + n]);  // residual + linear(x), as eager adds them
+          op[m * N + n] = store<O>(v);
+        }
+    }
+  });
+}
+
+// --- small per-token ops ---
+
+template <typename T>
+void rms_norm_typed(const at::Tensor& x, const at::Tensor& w, double eps, at::Tensor& out) {
+  const std::int64_t K = w.size(0), M = x.numel() / K;
+  const T* xp = x.data_ptr<T>();
+  const T* wp = w.data_ptr<T>();
+  T* op = out.data_ptr<T>();
+  for (std::int64_t m = 0; m < M; ++m) {
+    const T* row = xp + m * K;
+    float sum = 0;
+    for (std::int64_t k = 0; k < K; ++k) sum += to_float(row[k]) * to_float(row[k]);
+    const float inv = 1.0f / std::sqrt(sum / static_cast<float>(K) + static_cast<float>(eps));
+    for (std::int64_t k = 0; k < K; ++k)
+      op[m * K + k] = store<T>(to_float(wp[k]) * rounded<T>(to_float(row[k]) * inv));
+  }
+}
+
+template <typename T>
+void silu_mul_typed(const at::Tensor& gate, const at::Tensor& up, at::Tensor& out) {
+  const std::int64_t n = out.numel();
+  const T* gp = gate.data_ptr<T>();
+  const T* up_p = up.data_ptr<T>();
+  T* op = out.data_ptr<T>();
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float g = to_float(gp[i]);
+    const float activated = rounded<T>(g / (1.0f + std::exp(-g)));
+    op[i] = store<T>(activated * to_float(up_p[i]));
+  }
+}
+
+template <typename T>
+void rotary_typed(at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  const std::int64_t M = x.size(0), heads = x.size(1), D = x.size(2), half = D / 2;
+  T* xp = x.data_ptr<T>();
+  const T* cp = cos.data_ptr<T>();
+  const T* sp = sin.data_ptr<T>();
+  std::vector<float> rotated(static_cast<std::size_t>(D));
+  for (std::int64_t m = 0; m < M; ++m)
+    for (std::int64_t h = 0; h < heads; ++h) {
+      T* v = xp + (m * heads + h) * D;
+      for (std::int64_t d = 0; d < half; ++d) {
+        rotated[d] = -to_float(v[d + half]);
+        rotated[d + half] = to_float(v[d]);
+      }
+      for (std::int64_t d = 0; d < D; ++d) {
+        const float a = rounded<T>(to_float(v[d]) * to_float(cp[m * D + d]));
+        const float b = rounded<T>(rounded<T>(rotated[d]) * to_float(sp[m * D + d]));
+        v[d] = store<T>(a + b);
+      }
+    }
+}
+
+template <typename T, typename Mask>
+void attention_typed(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache, std::int64_t length,
+                     const at::Tensor& mask, double divisor, at::Tensor& out) {
+  const std::int64_t M = q.size(0), H = q.size(1), D = q.size(2);
+  const std::int64_t KV = k_cache.size(1), capacity = k_cache.size(2);
+  const std::int64_t group = H / KV;
+  const T* qp = q.data_ptr<T>();
+  const T* kp = k_cache.data_ptr<T>();
+  const T* vp = v_cache.data_ptr<T>();
+  const Mask* mp = mask.defined() ? mask.data_ptr<Mask>() : nullptr;
+  const std::int64_t mask_stride = mask.defined() ? mask.size(-1) : 0;
+  T* op = out.data_ptr<T>();
+  const float div = static_cast<float>(divisor);
+  const std::int64_t grain = std::max<std::int64_t>(1, 32768 / std::max<std::int64_t>(1, length * D));
+  at::parallel_for(0, M * H, grain, [&](std::int64_t begin, std::int64_t end) {
+    std::vector<float> scores(static_cast<std::size_t>(length)), acc(static_cast<std::size_t>(D));
+    for (std::int64_t mh = begin; mh < end; ++mh) {
+      const std::int64_t m = mh / H, h = mh % H, kv = h / group;
+      const T* query = qp + mh * D;
+      const T* keys = kp + (m * KV + kv) * capacity * D;
+      const T* values = vp + (m * KV + kv) * capacity * D;
+      float max_score = -std::numeric_limits<float>::infinity();
+      for (std::int64_t j = 0; j < length; ++j) {
+        const T* key = keys + j * D;
+        float s = 0;
+        for (std::int64_t d = 0; d < D; ++d) s += to_float(query[d]) * to_float(key[d]);
+        s = rounded<T>(rounded<T>(s) / div);
+        if (mp != nullptr) s = rounded<T>(s + to_float(mp[m * mask_stride + j]));
+        scores[j] = s;
+        max_score = std::max(max_score, s);
+      }
+      float total = 0;
+      for (std::int64_t j = 0; j < length; ++j) {
+        scores[j] = std::exp(scores[j] - max_score);
+        total += scores[j];
+      }
+      std::fill(acc.begin(), acc.end(), 0.0f);
+      for (std::int64_t j = 0; j < length; ++j) {
+        const float p = rounded<T>(scores[j] / total);
+        const T* value = values + j * D;
+        for (std::int64_t d = 0; d < D; ++d) acc[d] += p * to_float(value[d]);
+      }
+      for (std::int64_t d = 0; d < D; ++d) op[mh * D + d] = store<T>(acc[d]);
+    }
+  });
+}
+
+}  // namespace
+
+void linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias, const at::Tensor& residual, at::Tensor& out) {
+  check(supported(x) && supported(w) && supported(out) && w.dim() == 2 && w.is_contiguous() && out.is_contiguous(),
+        "linear needs CPU float32/bfloat16 tensors and a contiguous [N, K] weight");
+  check(x.size(-1) == w.size(1) && out.numel() == x.numel() / w.size(1) * w.size(0),
+        "linear: x " + c10::str(x.sizes()) + ", weight " + c10::str(w.sizes()) + ", out " + c10::str(out.sizes()));
+  check(!residual.defined() || (residual.is_contiguous() && residual.scalar_type() == out.scalar_type() &&
+                                residual.numel() == out.numel()),
+        "linear: residual must be contiguous and shaped like the output");
+  const bool w_bf16 = w.scalar_type() == at::kBFloat16, out_bf16 = out.scalar_type() == at::kBFloat16;
+  if (w_bf16 && out_bf16) linear_typed<bf16, bf16>(x, w, bias, residual, out);
+  else if (w_bf16) linear_typed<bf16, float>(x, w, bias, residual, out);
+  else if (out_bf16) linear_typed<float, bf16>(x, w, bias, residual, out);
+  else linear_typed<float, float>(x, w, bias, residual, out);
+}
+
+void rms_norm(const at::Tensor& x, const at::Tensor& w, double eps, at::Tensor& out) {
+  check(supported(x) && x.is_contiguous() && out.is_contiguous() && x.scalar_type() == w.scalar_type() &&
+            out.scalar_type() == x.scalar_type() && x.numel() == out.numel() && x.size(-1) == w.size(0),
+        "rms_norm: x " + c10::str(x.sizes(), " ", x.scalar_type()) + ", weight " + c10::str(w.sizes(), " ", w.scalar_type()));
+  if (x.scalar_type() == at::kBFloat16) rms_norm_typed<bf16>(x, w, eps, out);
+  else rms_norm_typed<float>(x, w, eps, out);
+}
+
+void silu_mul(const at::Tensor& gate, const at::Tensor& up, at::Tensor& out) {
+  check(supported(gate) && gate.is_contiguous() && up.is_contiguous() && out.is_contiguous() &&
+            gate.scalar_type() == up.scalar_type() && gate.scalar_type() == out.scalar_type() &&
+            gate.numel() == out.numel() && up.numel() == out.numel(),
+        "silu_mul: gate, up and out must be contiguous tensors of one dtype and size");
+  if (gate.scalar_type() == at::kBFloat16) silu_mul_typed<bf16>(gate, up, out);
+  else silu_mul_typed<float>(gate, up, out);
+}
+
+void rotary(at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  check(supported(x) && x.dim() == 3 && x.is_contiguous() && cos.is_contiguous() && sin.is_contiguous() &&
+            cos.scalar_type() == x.scalar_type() && sin.scalar_type() == x.scalar_type() &&
+            cos.numel() == x.size(0) * x.size(2) && x.size(2) % 2 == 0,
+        "rotary: x [rows, heads, D] " + c10::str(x.sizes()) + " with cos/sin [rows, D] " + c10::str(cos.sizes()));
+  if (x.scalar_type() == at::kBFloat16) rotary_typed<bf16>(x, cos, sin);
+  else rotary_typed<float>(x, cos, sin);
+}
+
+void attention(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache, std::int64_t length,
+               const at::Tensor& mask, double divisor, at::Tensor& out) {
+  check(supported(q) && q.dim() == 3 && q.is_contiguous() && k_cache.is_contiguous() && v_cache.is_contiguous() &&
+            out.is_contiguous() && k_cache.dim() == 4 && k_cache.sizes() == v_cache.sizes() &&
+            k_cache.scalar_type() == q.scalar_type() && v_cache.scalar_type() == q.scalar_type() &&
+            k_cache.size(0) == q.size(0) && k_cache.size(3) == q.size(2) && q.size(1) % k_cache.size(1) == 0 &&
+            length <= k_cache.size(2),
+        "attention: q " + c10::str(q.sizes()) + " over caches " + c10::str(k_cache.sizes()) + ", length " +
+            std::to_string(length));
+  check(!mask.defined() || (mask.is_contiguous() && mask.numel() == q.size(0) * mask.size(-1) && mask.size(-1) >= length),
+        "attention: mask " + (mask.defined() ? c10::str(mask.sizes()) : std::string()) + " must be [rows, >= length]");
+  const bool bf16_values = q.scalar_type() == at::kBFloat16;
+  const bool bf16_mask = mask.defined() && mask.scalar_type() == at::kBFloat16;
+  if (bf16_values && bf16_mask) attention_typed<bf16, bf16>(q, k_cache, v_cache, length, mask, divisor, out);
+  else if (bf16_values) attention_typed<bf16, float>(q, k_cache, v_cache, length, mask, divisor, out);
+  else if (bf16_mask) attention_typed<float, bf16>(q, k_cache, v_cache, length, mask, divisor, out);
+  else attention_typed<float, float>(q, k_cache, v_cache, length, mask, divisor, out);
+}
+
+std::string isa() {
+  switch (current_isa()) {
+    case Isa::kAvx512: return "avx512";
+    case Isa::kAvx2: return "avx2";
+    default: return "generic";
+  }
+}
+
+}  // namespace hfcpp::detail::decode

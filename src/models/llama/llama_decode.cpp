@@ -1,0 +1,91 @@
+// Llama's decoding fast path: per layer one kernel call for each of RMSNorm, the q/k/v, o, gate,
+// up and down projections (the residual adds fused into o and down), the rotary embedding, the
+// attention over the cache and SiLU-gating, instead of ~45 libtorch ops.
+#include <ATen/ATen.h>
+
+#include <cmath>
+
+#include "../../generation/decode_kernels.h"
+#include "hfcpp/models/llama.h"
+#include "llama_decode.h"
+
+namespace hfcpp {
+
+namespace detail {
+
+bool decode_kernels_apply(const at::Tensor& x) {
+  return !at::GradMode::is_enabled() && x.device().is_cpu() &&
+         (x.scalar_type() == at::kFloat || x.scalar_type() == at::kBFloat16);
+}
+
+at::Tensor project_rows(const nn::Linear& linear, const at::Tensor& x) {
+  const at::Tensor& w = linear.weight();
+  const std::int64_t rows = x.numel() / std::max<std::int64_t>(1, x.size(-1));
+  if (rows > 8 || !decode_kernels_apply(x) || !w.is_contiguous() || w.scalar_type() != x.scalar_type())
+    return linear.forward(x);
+  auto shape = x.sizes().vec();
+  shape.back() = w.size(0);
+  at::Tensor out = at::empty(shape, x.options());
+  const at::Tensor* bias = linear.bias();
+  decode::linear(x.contiguous(), w, bias ? *bias : at::Tensor(), {}, out);
+  return out;
+}
+
+}  // namespace detail
+
+namespace {
+
+// y = linear(x) (+ residual, which y may be). x and out may carry a head axis ([batch, heads,
+// head_dim]); the kernel sees them as the [batch, features] matrices they are in memory.
+void project(const nn::Linear& linear, const at::Tensor& x, at::Tensor& out, const at::Tensor& residual = {}) {
+  const at::Tensor* bias = linear.bias();
+  at::Tensor rows_out = out.view({out.size(0), -1});
+  detail::decode::linear(x.view({x.size(0), -1}), linear.weight(), bias ? *bias : at::Tensor(), residual, rows_out);
+}
+
+}  // namespace
+
+at::Tensor LlamaModel::decode_layers(at::Tensor hidden, const at::Tensor& cos, const at::Tensor& sin,
+                                     const at::Tensor& mask, Cache& cache, const at::Tensor& cache_position) {
+  namespace k = detail::decode;
+  const std::int64_t batch = hidden.size(0), width = hidden.size(2);
+  const auto options = hidden.options();
+  hidden = hidden.reshape({batch, width}).clone();  // updated in place by the residual adds
+  const at::Tensor cos_rows = cos.reshape({batch, -1}).contiguous();
+  const at::Tensor sin_rows = sin.reshape({batch, -1}).contiguous();
+  const at::Tensor mask_rows = mask.defined() ? mask.reshape({batch, -1}) : at::Tensor();
+  at::Tensor normed = at::empty({batch, width}, options);
+  for (const auto& layer : *layers) {
+    const LlamaAttention& attn = *layer->self_attn;
+    const std::int64_t heads = attn.num_heads, kv_heads = attn.num_key_value_heads, head_dim = attn.head_dim;
+    k::rms_norm(hidden, layer->input_layernorm->weight(), layer->input_layernorm->eps, normed);
+    at::Tensor q = at::empty({batch, heads, head_dim}, options);
+    at::Tensor key = at::empty({batch, kv_heads, head_dim}, options);
+    at::Tensor value = at::empty({batch, kv_heads, head_dim}, options);
+    project(*attn.q_proj, normed, q);
+    project(*attn.k_proj, normed, key);
+    project(*attn.v_proj, normed, value);
+    k::rotary(q, cos_rows, sin_rows);
+    k::rotary(key, cos_rows, sin_rows);
+    auto [keys, values] = cache.update(key.unsqueeze(2), value.unsqueeze(2), attn.layer_idx, cache_position);
+    const at::Tensor k_cache = keys.contiguous(), v_cache = values.contiguous();
+    at::Tensor context = at::empty({batch, heads, head_dim}, options);
+    k::attention(q, k_cache, v_cache, cache.get_seq_length(attn.layer_idx), mask_rows,
+                 std::sqrt(static_cast<double>(head_dim)), context);
+    project(*attn.o_proj, context, hidden, hidden);
+
+    k::rms_norm(hidden, layer->post_attention_layernorm->weight(), layer->post_attention_layernorm->eps, normed);
+    const LlamaMLP& mlp = *layer->mlp;
+    const std::int64_t intermediate = mlp.gate_proj->out_features();
+    at::Tensor gate = at::empty({batch, intermediate}, options);
+    at::Tensor up = at::empty({batch, intermediate}, options);
+    project(*mlp.gate_proj, normed, gate);
+    project(*mlp.up_proj, normed, up);
+    k::silu_mul(gate, up, gate);
+    project(*mlp.down_proj, gate, hidden, hidden);
+  }
+  k::rms_norm(hidden, norm->weight(), norm->eps, normed);
+  return normed.view({batch, 1, width});
+}
+
+}  // namespace hfcpp
