@@ -238,6 +238,7 @@ void RotaryEmbedding::update_dynamic_frequencies(const at::Tensor& position_ids)
 }
 
 std::pair<at::Tensor, at::Tensor> RotaryEmbedding::forward(const at::Tensor& position_ids, c10::ScalarType dtype) {
+  nn::ForwardScope hooks(*this);  // post-hooks run as it returns (no output access)
   if (rope_type_ == "dynamic") update_dynamic_frequencies(position_ids);
   const at::Tensor inv_freq = inv_freq_.to(at::kFloat);
   // [batch, seq, 1] * [dim / 2]: the outer product Python computes as a batched matmul with an

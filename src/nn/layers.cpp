@@ -15,8 +15,9 @@ Linear::Linear(std::int64_t in_features, std::int64_t out_features, bool bias) {
 }
 
 at::Tensor Linear::forward(const at::Tensor& x) const {
+  ForwardScope hooks(*this);
   const at::Tensor* b = bias();
-  return at::linear(x, weight(), b ? *b : at::Tensor());
+  return hooks.output(at::linear(x, weight(), b ? *b : at::Tensor()));
 }
 
 Embedding::Embedding(std::int64_t num_embeddings, std::int64_t embedding_dim,
@@ -26,7 +27,8 @@ Embedding::Embedding(std::int64_t num_embeddings, std::int64_t embedding_dim,
 }
 
 at::Tensor Embedding::forward(const at::Tensor& ids) const {
-  return at::embedding(weight(), ids, padding_idx.value_or(-1));
+  ForwardScope hooks(*this);
+  return hooks.output(at::embedding(weight(), ids, padding_idx.value_or(-1)));
 }
 
 LayerNorm::LayerNorm(std::int64_t dim, double eps, bool bias) : eps(eps) {
@@ -38,7 +40,8 @@ LayerNorm::LayerNorm(std::int64_t dim, double eps, bool bias) : eps(eps) {
 at::Tensor LayerNorm::forward(const at::Tensor& x) const {
   const at::Tensor* b = find_param("bias");
   const at::Tensor& w = param("weight");
-  return at::layer_norm(x, {w.size(0)}, w, b ? *b : at::Tensor(), eps);
+  ForwardScope hooks(*this);
+  return hooks.output(at::layer_norm(x, {w.size(0)}, w, b ? *b : at::Tensor(), eps));
 }
 
 Conv1D::Conv1D(std::int64_t out_features, std::int64_t in_features) {
@@ -47,13 +50,14 @@ Conv1D::Conv1D(std::int64_t out_features, std::int64_t in_features) {
 }
 
 at::Tensor Conv1D::forward(const at::Tensor& x) const {
+  ForwardScope hooks(*this);
   const at::Tensor& w = weight();
   auto out_shape = x.sizes().vec();
   out_shape.back() = w.size(1);
   at::Tensor flat = x.reshape({-1, x.size(-1)});
   const at::Tensor* b = bias();
   at::Tensor y = b ? at::addmm(*b, flat, w) : at::mm(flat, w);
-  return y.view(out_shape);
+  return hooks.output(y.view(out_shape));
 }
 
 RMSNorm::RMSNorm(std::int64_t dim, double eps) : eps(eps) {
@@ -64,13 +68,15 @@ at::Tensor RMSNorm::forward(const at::Tensor& x) const {
   const auto input_dtype = x.scalar_type();
   at::Tensor h = x.to(at::kFloat);
   const at::Tensor variance = h.pow(2).mean(-1, /*keepdim=*/true);
+  ForwardScope hooks(*this);
   h = h * at::rsqrt(variance + eps);
-  return weight() * h.to(input_dtype);
+  return hooks.output(weight() * h.to(input_dtype));
 }
 
 at::Tensor Dropout::forward(const at::Tensor& x) const {
-  if (!is_training() || p == 0.0) return x;
-  return at::dropout(x, p, /*train=*/true);
+  ForwardScope hooks(*this);
+  if (!is_training() || p == 0.0) return hooks.output(x);
+  return hooks.output(at::dropout(x, p, /*train=*/true));
 }
 
 namespace {

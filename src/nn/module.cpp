@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 
+#include <atomic>
+
 #include "hfcpp/error.h"
 #include "hfcpp/modeling/assign.h"
 
@@ -44,6 +46,50 @@ at::Tensor Module::new_parameter(const std::string& name, at::IntArrayRef shape,
   }
   initial_values_[name] = initial;
   return register_parameter(name, tensor);
+}
+
+namespace {
+std::size_t next_hook_id() {
+  static std::atomic<std::size_t> id{0};
+  return ++id;
+}
+}  // namespace
+
+std::size_t Module::register_forward_pre_hook(ForwardPreHook hook) {
+  if (!hooks_) hooks_ = std::make_shared<Hooks>();
+  const std::size_t id = next_hook_id();
+  hooks_->pre.emplace_back(id, std::move(hook));
+  return id;
+}
+
+std::size_t Module::register_forward_hook(ForwardHook hook) {
+  if (!hooks_) hooks_ = std::make_shared<Hooks>();
+  const std::size_t id = next_hook_id();
+  hooks_->post.emplace_back(id, std::move(hook));
+  return id;
+}
+
+bool Module::remove_forward_hook(std::size_t id) {
+  if (!hooks_) return false;
+  auto drop = [id](auto& list) {
+    return std::erase_if(list, [id](const auto& entry) { return entry.first == id; }) > 0;
+  };
+  const bool removed = drop(hooks_->pre) || drop(hooks_->post);
+  if (hooks_->pre.empty() && hooks_->post.empty()) hooks_.reset();
+  return removed;
+}
+
+void Module::run_forward_pre_hooks() {
+  // A copy: a hook may remove itself (or others) while the list runs.
+  if (!hooks_) return;
+  const auto pre = hooks_->pre;
+  for (const auto& [id, hook] : pre) hook(*this);
+}
+
+void Module::run_forward_hooks(at::Tensor* output) {
+  if (!hooks_) return;
+  const auto post = hooks_->post;
+  for (const auto& [id, hook] : post) hook(*this, output);
 }
 
 void Module::no_parameter(const std::string& name) { register_parameter(name, at::Tensor(), false); }

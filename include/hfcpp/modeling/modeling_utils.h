@@ -22,6 +22,7 @@
 #include "hfcpp/config/generation_config.h"
 #include "hfcpp/modeling/modeling_outputs.h"
 #include "hfcpp/nn/layers.h"
+#include "hfcpp/nn/checkpoint.h"
 #include "hfcpp/state_dict.h"
 
 namespace hfcpp {
@@ -164,6 +165,25 @@ std::shared_ptr<Model> from_pretrained(const std::filesystem::path& path, const 
     return std::make_shared<Model>(std::move(config));
   };
   return std::dynamic_pointer_cast<Model>(load_pretrained(factory, Model::class_info(), path, options, info));
+  // --- training (src/modeling/training_utils.cpp) ---
+  // Transformers' gradient_checkpointing_enable: every module with a gradient_checkpointing flag
+  // (nn::GradientCheckpointingLayers) runs its layers through nn::checkpoint in training mode, and
+  // decoders stop caching. ValueError when the class does not support it. `preserve_rng_state`
+  // is the one gradient_checkpointing_kwargs entry that applies to hfcpp's checkpoint.
+  void gradient_checkpointing_enable(bool preserve_rng_state = true);
+  void gradient_checkpointing_disable();
+  bool is_gradient_checkpointing();
+  // A forward hook on the input embeddings makes their output require grad, so adapters on a
+  // frozen model receive gradients (hfcpp's checkpoint does not need it; PEFT-style code does).
+  void enable_input_require_grads();
+  void disable_input_require_grads();
+  // Transformers' add_memory_hooks: each module's forward records mem_rss_pre_forward,
+  // mem_rss_post_forward and adds their difference to mem_rss_diff (nn::Module fields). Unlike
+  // Python, calling it again does not register a second set (which would count twice). Also
+  // resets the state.
+  void add_memory_hooks();
+  void reset_memory_hooks_state();
+
 }
 
 // Builds a randomly initialised model from a config (Transformers' Model(config)).
@@ -172,6 +192,10 @@ std::shared_ptr<Model> from_config(const PretrainedConfig& config) {
   auto model = std::make_shared<Model>(std::make_shared<PretrainedConfig>(config));
   model->post_init();
   return model;
+  // Hook ids by module, so the hooks can be removed (ids are unique: a module destroyed since
+  // and another at its address simply does not have the id).
+  std::vector<std::pair<nn::Module*, std::size_t>> memory_hooks_;
+  std::pair<nn::Module*, std::size_t> require_grads_hook_{nullptr, 0};
 }
 
 }  // namespace hfcpp

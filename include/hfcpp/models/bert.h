@@ -85,11 +85,11 @@ class BertLayer : public nn::Module {
   std::shared_ptr<BertOutput> output;
 };
 
-class BertEncoder : public nn::Module {
+// Its layers run from BertModel::forward (the hooks of this module fire around them).
+class BertEncoder : public nn::Module, public nn::GradientCheckpointingLayers {
  public:
   explicit BertEncoder(const PretrainedConfig& config);
   std::shared_ptr<nn::ModuleList<BertLayer>> layer;
-  bool gradient_checkpointing = false;
 };
 
 class BertPooler : public nn::Module {

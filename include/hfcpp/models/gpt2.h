@@ -67,7 +67,7 @@ class GPT2PreTrainedModel : public PreTrainedModel {
   void init_module_weights(torch::nn::Module& module) override;
 };
 
-class GPT2Model : public GPT2PreTrainedModel {
+class GPT2Model : public GPT2PreTrainedModel, public nn::GradientCheckpointingLayers {
  public:
   explicit GPT2Model(std::shared_ptr<PretrainedConfig> config);
   static const ModelClassInfo& class_info();

@@ -64,7 +64,7 @@ class LlamaPreTrainedModel : public PreTrainedModel {
   void init_module_weights(torch::nn::Module& module) override;
 };
 
-class LlamaModel : public LlamaPreTrainedModel {
+class LlamaModel : public LlamaPreTrainedModel, public nn::GradientCheckpointingLayers {
  public:
   explicit LlamaModel(std::shared_ptr<PretrainedConfig> config, const ModelClassInfo& info = class_info());
   static const ModelClassInfo& class_info();

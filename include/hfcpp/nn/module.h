@@ -8,11 +8,16 @@
 #include <c10/core/ScalarType.h>
 #include <torch/nn/module.h>
 
+#include <cstddef>
+#include <cstdint>
+#include <exception>
 #include <functional>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace hfcpp::nn {
@@ -45,6 +50,17 @@ class ParameterScope {
 // a parameter that is neither loaded nor initialised by the model gets this value.
 enum class InitialValue { kUninitialized, kZeros, kOnes };
 
+class Module;
+
+// Forward hooks (torch.nn.Module.register_forward_pre_hook / register_forward_hook). libtorch
+// modules have none, so every hfcpp forward opens a ForwardScope that runs them. A post-hook sees
+// the forward's tensor output (the first one of a forward returning a pair) and may replace it;
+// it gets nullptr when the forward has no single tensor output. Pre-hooks see no arguments:
+// forwards have typed signatures, and what hooks are for here (memory tracing, loading offloaded
+// weights before and dropping them after) needs only the module.
+using ForwardPreHook = std::function<void(Module&)>;
+using ForwardHook = std::function<void(Module&, at::Tensor* output)>;
+
 class Module : public torch::nn::Module {
  public:
   using torch::nn::Module::Module;
@@ -76,10 +92,64 @@ class Module : public torch::nn::Module {
   bool hf_initialized() const { return hf_initialized_; }
   void set_hf_initialized(bool value) { hf_initialized_ = value; }
 
+  // Hooks run in registration order; the returned id removes one (remove_forward_hook returns
+  // false for an unknown id).
+  std::size_t register_forward_pre_hook(ForwardPreHook hook);
+  std::size_t register_forward_hook(ForwardHook hook);
+  bool remove_forward_hook(std::size_t id);
+  bool has_forward_hooks() const { return hooks_ != nullptr; }
+  void run_forward_pre_hooks();
+  void run_forward_hooks(at::Tensor* output);
+
+  // What add_memory_hooks() records, in bytes of resident memory (Transformers' attributes of
+  // the same names): RSS before and after the last forward, and the sum of after - before over
+  // the forwards since reset_memory_hooks_state().
+  std::int64_t mem_rss_pre_forward = 0;
+  std::int64_t mem_rss_post_forward = 0;
+  std::int64_t mem_rss_diff = 0;
+
  private:
+  struct Hooks {
+    std::vector<std::pair<std::size_t, ForwardPreHook>> pre;
+    std::vector<std::pair<std::size_t, ForwardHook>> post;
+  };
   std::set<std::string> non_persistent_;
   std::map<std::string, InitialValue> initial_values_;
   bool hf_initialized_ = false;
+  std::shared_ptr<Hooks> hooks_;  // null while no hook is registered: a forward pays one test
+};
+
+// Opened first thing in a forward: runs the module's pre-hooks; `return scope.output(result);`
+// runs its post-hooks on the result. A forward left by another return runs them (with no output)
+// when the scope closes; one left by an exception does not, as in PyTorch.
+class ForwardScope {
+ public:
+  explicit ForwardScope(const Module& module)
+      : module_(module.has_forward_hooks() ? const_cast<Module*>(&module) : nullptr),
+        exceptions_(std::uncaught_exceptions()) {
+    if (module_ != nullptr) module_->run_forward_pre_hooks();
+  }
+  ForwardScope(const ForwardScope&) = delete;
+  ForwardScope& operator=(const ForwardScope&) = delete;
+  ~ForwardScope() noexcept(false) {
+    if (module_ != nullptr && std::uncaught_exceptions() == exceptions_) module_->run_forward_hooks(nullptr);
+  }
+
+  template <typename T>
+  T output(T value) {
+    if (Module* module = std::exchange(module_, nullptr)) module->run_forward_hooks(tensor_of(value));
+    return value;
+  }
+
+ private:
+  static at::Tensor* tensor_of(at::Tensor& t) { return &t; }
+  template <typename Second>
+  static at::Tensor* tensor_of(std::pair<at::Tensor, Second>& p) { return &p.first; }
+  template <typename T>
+  static at::Tensor* tensor_of(T&) { return nullptr; }
+
+  Module* module_;
+  int exceptions_;
 };
 
 // Python's state_dict(): per module in pre-order, its parameters then its persistent buffers.

@@ -61,6 +61,7 @@ void BertModel::set_input_embeddings(std::shared_ptr<nn::Embedding> new_embeddin
 }
 
 ModelOutput BertModel::forward(const ModelInputs& inputs) {
+  nn::ForwardScope hooks(*this);
   if (inputs.input_ids.defined() == inputs.inputs_embeds.defined())
     throw ValueError("BertModel.forward needs exactly one of input_ids and inputs_embeds");
   const at::Tensor& reference = inputs.input_ids.defined() ? inputs.input_ids : inputs.inputs_embeds;
@@ -81,11 +82,26 @@ ModelOutput BertModel::forward(const ModelInputs& inputs) {
   std::vector<at::Tensor> all_hidden, all_attentions;
 
   at::Tensor h = embeddings->forward(inputs.input_ids, inputs.token_type_ids, inputs.position_ids, inputs.inputs_embeds);
-  for (std::size_t i = 0; i < encoder->layer->size(); ++i) {
-    if (hidden_states) all_hidden.push_back(h);
-    auto [next, probs] = (*encoder->layer)[i].forward(h, extended, head_masks[i]);
-    h = next;
-    if (attentions) all_attentions.push_back(probs);
+  {
+    nn::ForwardScope encoder_hooks(*encoder);
+    const bool checkpointing = encoder->gradient_checkpointing && is_training();
+    for (std::size_t i = 0; i < encoder->layer->size(); ++i) {
+      if (hidden_states) all_hidden.push_back(h);
+      BertLayer& layer = (*encoder->layer)[i];
+      if (checkpointing) {
+        auto run = [&layer, extended, head_mask = head_masks[i], attentions](const std::vector<at::Tensor>& in) {
+          auto [next, probs] = layer.forward(in[0], extended, head_mask);
+          return attentions ? std::vector<at::Tensor>{next, probs} : std::vector<at::Tensor>{next};
+        };
+        const auto out = nn::checkpoint(layer, run, {h}, encoder->checkpoint_preserve_rng_state);
+        h = out[0];
+        if (attentions) all_attentions.push_back(out[1]);
+        continue;
+      }
+      auto [next, probs] = layer.forward(h, extended, head_masks[i]);
+      h = next;
+      if (attentions) all_attentions.push_back(probs);
+    }
   }
   if (hidden_states) all_hidden.push_back(h);
 
@@ -112,6 +128,7 @@ BertForPreTraining::BertForPreTraining(std::shared_ptr<PretrainedConfig> config)
 }
 
 ModelOutput BertForPreTraining::forward(const ModelInputs& inputs) {
+  nn::ForwardScope hooks(*this);
   const ModelOutput base = bert->forward(without_labels(inputs));
   ModelOutput out;
   const at::Tensor prediction = cls->predictions->forward(base.last_hidden_state());
@@ -144,6 +161,7 @@ BertForMaskedLM::BertForMaskedLM(std::shared_ptr<PretrainedConfig> config)
 }
 
 ModelOutput BertForMaskedLM::forward(const ModelInputs& inputs) {
+  nn::ForwardScope hooks(*this);
   const ModelOutput base = bert->forward(without_labels(inputs));
   const at::Tensor logits = cls->predictions->forward(base.last_hidden_state());
   ModelOutput out;
@@ -176,6 +194,7 @@ BertForSequenceClassification::BertForSequenceClassification(std::shared_ptr<Pre
 }
 
 ModelOutput BertForSequenceClassification::forward(const ModelInputs& inputs) {
+  nn::ForwardScope hooks(*this);
   const ModelOutput base = bert->forward(without_labels(inputs));
   const at::Tensor logits = classifier->forward(dropout->forward(base.get("pooler_output")));
   ModelOutput out;
@@ -202,6 +221,7 @@ BertForTokenClassification::BertForTokenClassification(std::shared_ptr<Pretraine
 }
 
 ModelOutput BertForTokenClassification::forward(const ModelInputs& inputs) {
+  nn::ForwardScope hooks(*this);
   const ModelOutput base = bert->forward(without_labels(inputs));
   const at::Tensor logits = classifier->forward(dropout->forward(base.last_hidden_state()));
   ModelOutput out;
@@ -227,6 +247,7 @@ BertForQuestionAnswering::BertForQuestionAnswering(std::shared_ptr<PretrainedCon
 }
 
 ModelOutput BertForQuestionAnswering::forward(const ModelInputs& inputs) {
+  nn::ForwardScope hooks(*this);
   const ModelOutput base = bert->forward(without_labels(inputs));
   const at::Tensor logits = qa_outputs->forward(base.last_hidden_state());
   auto parts = logits.split(1, -1);

@@ -31,6 +31,7 @@ BertEmbeddings::BertEmbeddings(const PretrainedConfig& config)
 at::Tensor BertEmbeddings::forward(const at::Tensor& input_ids, const at::Tensor& token_type_ids,
                                    const at::Tensor& position_ids, const at::Tensor& inputs_embeds,
                                    std::int64_t past_key_values_length) const {
+  nn::ForwardScope hooks(*this);
   const at::Tensor& reference = input_ids.defined() ? input_ids : inputs_embeds;
   const std::int64_t batch = reference.size(0), seq = reference.size(1);
   at::Tensor positions = position_ids.defined()
@@ -42,7 +43,7 @@ at::Tensor BertEmbeddings::forward(const at::Tensor& input_ids, const at::Tensor
   embeddings = embeddings + token_type_embeddings->forward(types.to(embeddings.device()));
   if (position_embedding_type == "absolute")
     embeddings = embeddings + position_embeddings->forward(positions.to(embeddings.device()));
-  return dropout->forward(LayerNorm->forward(embeddings));
+  return hooks.output(dropout->forward(LayerNorm->forward(embeddings)));
 }
 
 // --- attention ---
@@ -74,6 +75,7 @@ BertSelfAttention::BertSelfAttention(const PretrainedConfig& config)
 std::pair<at::Tensor, at::Tensor> BertSelfAttention::forward(const at::Tensor& hidden_states,
                                                              const at::Tensor& attention_mask,
                                                              const at::Tensor& head_mask) const {
+  nn::ForwardScope hooks(*this);
   const std::int64_t batch = hidden_states.size(0), seq = hidden_states.size(1);
   auto heads = [&](const at::Tensor& x) {
     return x.view({batch, -1, num_attention_heads, attention_head_size}).permute({0, 2, 1, 3});
@@ -103,7 +105,8 @@ std::pair<at::Tensor, at::Tensor> BertSelfAttention::forward(const at::Tensor& h
   if (head_mask.defined()) dropped = dropped * head_mask;
   at::Tensor context = at::matmul(dropped, v).permute({0, 2, 1, 3}).contiguous();
   context = context.view({batch, seq, all_head_size});
-  return {context, probs};
+  // The probabilities after dropout and the head mask, as Python returns them.
+  return hooks.output(std::pair{context, dropped});
 }
 
 BertSelfOutput::BertSelfOutput(const PretrainedConfig& config) : nn::Module("BertSelfOutput") {
@@ -114,7 +117,8 @@ BertSelfOutput::BertSelfOutput(const PretrainedConfig& config) : nn::Module("Ber
 }
 
 at::Tensor BertSelfOutput::forward(const at::Tensor& hidden_states, const at::Tensor& input_tensor) const {
-  return LayerNorm->forward(dropout->forward(dense->forward(hidden_states)) + input_tensor);
+  nn::ForwardScope hooks(*this);
+  return hooks.output(LayerNorm->forward(dropout->forward(dense->forward(hidden_states)) + input_tensor));
 }
 
 BertAttention::BertAttention(const PretrainedConfig& config) : nn::Module("BertAttention") {
@@ -125,8 +129,9 @@ BertAttention::BertAttention(const PretrainedConfig& config) : nn::Module("BertA
 std::pair<at::Tensor, at::Tensor> BertAttention::forward(const at::Tensor& hidden_states,
                                                          const at::Tensor& attention_mask,
                                                          const at::Tensor& head_mask) const {
+  nn::ForwardScope hooks(*this);
   auto [context, probs] = self_attention->forward(hidden_states, attention_mask, head_mask);
-  return {output->forward(context, hidden_states), probs};
+  return hooks.output(std::pair{output->forward(context, hidden_states), probs});
 }
 
 // --- feed-forward and layers ---
@@ -138,7 +143,8 @@ BertIntermediate::BertIntermediate(const PretrainedConfig& config)
 }
 
 at::Tensor BertIntermediate::forward(const at::Tensor& hidden_states) const {
-  return intermediate_act_fn(dense->forward(hidden_states));
+  nn::ForwardScope hooks(*this);
+  return hooks.output(intermediate_act_fn(dense->forward(hidden_states)));
 }
 
 BertOutput::BertOutput(const PretrainedConfig& config) : nn::Module("BertOutput") {
@@ -149,7 +155,8 @@ BertOutput::BertOutput(const PretrainedConfig& config) : nn::Module("BertOutput"
 }
 
 at::Tensor BertOutput::forward(const at::Tensor& hidden_states, const at::Tensor& input_tensor) const {
-  return LayerNorm->forward(dropout->forward(dense->forward(hidden_states)) + input_tensor);
+  nn::ForwardScope hooks(*this);
+  return hooks.output(LayerNorm->forward(dropout->forward(dense->forward(hidden_states)) + input_tensor));
 }
 
 BertLayer::BertLayer(const PretrainedConfig& config) : nn::Module("BertLayer") {
@@ -162,8 +169,9 @@ BertLayer::BertLayer(const PretrainedConfig& config) : nn::Module("BertLayer") {
 
 std::pair<at::Tensor, at::Tensor> BertLayer::forward(const at::Tensor& hidden_states, const at::Tensor& attention_mask,
                                                      const at::Tensor& head_mask) const {
+  nn::ForwardScope hooks(*this);
   auto [attention_output, probs] = attention->forward(hidden_states, attention_mask, head_mask);
-  return {output->forward(intermediate->forward(attention_output), attention_output), probs};
+  return hooks.output(std::pair{output->forward(intermediate->forward(attention_output), attention_output), probs});
 }
 
 BertEncoder::BertEncoder(const PretrainedConfig& config) : nn::Module("BertEncoder") {
@@ -176,7 +184,8 @@ BertPooler::BertPooler(const PretrainedConfig& config) : nn::Module("BertPooler"
 }
 
 at::Tensor BertPooler::forward(const at::Tensor& hidden_states) const {
-  return at::tanh(dense->forward(hidden_states.select(1, 0)));
+  nn::ForwardScope hooks(*this);
+  return hooks.output(at::tanh(dense->forward(hidden_states.select(1, 0))));
 }
 
 // --- heads ---
@@ -189,7 +198,8 @@ BertPredictionHeadTransform::BertPredictionHeadTransform(const PretrainedConfig&
 }
 
 at::Tensor BertPredictionHeadTransform::forward(const at::Tensor& hidden_states) const {
-  return LayerNorm->forward(transform_act_fn(dense->forward(hidden_states)));
+  nn::ForwardScope hooks(*this);
+  return hooks.output(LayerNorm->forward(transform_act_fn(dense->forward(hidden_states))));
 }
 
 BertLMPredictionHead::BertLMPredictionHead(const PretrainedConfig& config) : nn::Module("BertLMPredictionHead") {
@@ -203,7 +213,8 @@ BertLMPredictionHead::BertLMPredictionHead(const PretrainedConfig& config) : nn:
 void BertLMPredictionHead::tie_bias() { decoder->set_param("bias", param("bias")); }
 
 at::Tensor BertLMPredictionHead::forward(const at::Tensor& hidden_states) const {
-  return decoder->forward(transform->forward(hidden_states));
+  nn::ForwardScope hooks(*this);
+  return hooks.output(decoder->forward(transform->forward(hidden_states)));
 }
 
 BertOnlyMLMHead::BertOnlyMLMHead(const PretrainedConfig& config) : nn::Module("BertOnlyMLMHead") {

@@ -66,6 +66,7 @@ GPT2LMHeadModel::GPT2LMHeadModel(std::shared_ptr<PretrainedConfig> config)
 }
 
 ModelOutput GPT2LMHeadModel::forward(const ModelInputs& inputs) {
+  nn::ForwardScope hooks(*this);
   const ModelOutput base = transformer->forward(base_inputs(inputs));
   const at::Tensor logits = lm_head->forward(last_positions(base.last_hidden_state(), inputs.num_logits_to_keep));
   ModelOutput out;
@@ -101,6 +102,7 @@ GPT2DoubleHeadsModel::GPT2DoubleHeadsModel(std::shared_ptr<PretrainedConfig> con
 }
 
 ModelOutput GPT2DoubleHeadsModel::forward(const ModelInputs& inputs) {
+  nn::ForwardScope hooks(*this);
   const ModelOutput base = transformer->forward(base_inputs(inputs));
   const at::Tensor& hidden = base.last_hidden_state();
   const at::Tensor lm_logits = lm_head->forward(hidden);
@@ -131,6 +133,7 @@ GPT2ForSequenceClassification::GPT2ForSequenceClassification(std::shared_ptr<Pre
 }
 
 ModelOutput GPT2ForSequenceClassification::forward(const ModelInputs& inputs) {
+  nn::ForwardScope hooks(*this);
   const ModelOutput base = transformer->forward(base_inputs(inputs));
   const at::Tensor logits = score->forward(base.last_hidden_state());
   const at::Tensor pooled = pool_before_first_pad(logits, inputs.input_ids, config().pad_token_id(), class_info().name);

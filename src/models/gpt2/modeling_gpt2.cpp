@@ -77,6 +77,7 @@ std::pair<at::Tensor, at::Tensor> GPT2Attention::forward(const at::Tensor& hidde
                                                          const at::Tensor& cache_position, const at::Tensor& causal,
                                                          const at::Tensor& attention_mask, const at::Tensor& head_mask,
                                                          bool output_attentions) const {
+  nn::ForwardScope hooks(*this);  // post-hooks run as it returns (no output access)
   const std::int64_t batch = hidden_states.size(0), seq = hidden_states.size(1);
   auto heads = [&](const at::Tensor& x) { return x.view({batch, seq, num_heads, head_dim}).permute({0, 2, 1, 3}); };
   const auto qkv = c_attn->forward(hidden_states).split(embed_dim, 2);
@@ -105,7 +106,8 @@ GPT2MLP::GPT2MLP(std::int64_t intermediate_size, const PretrainedConfig& config)
 }
 
 at::Tensor GPT2MLP::forward(const at::Tensor& hidden_states) const {
-  return dropout->forward(c_proj->forward(act(c_fc->forward(hidden_states))));
+  nn::ForwardScope hooks(*this);
+  return hooks.output(dropout->forward(c_proj->forward(act(c_fc->forward(hidden_states)))));
 }
 
 GPT2Block::GPT2Block(const PretrainedConfig& config, std::int64_t layer_idx) : nn::Module("GPT2Block") {
@@ -187,6 +189,7 @@ void GPT2Model::set_input_embeddings(std::shared_ptr<nn::Embedding> embeddings) 
 }
 
 ModelOutput GPT2Model::forward(const ModelInputs& inputs) {
+  nn::ForwardScope hooks(*this);
   if (inputs.input_ids.defined() == inputs.inputs_embeds.defined())
     throw ValueError("GPT2Model.forward needs exactly one of input_ids and inputs_embeds");
   if (inputs.input_ids.defined()) warn_if_padding_and_no_attention_mask(inputs.input_ids, inputs.attention_mask);
@@ -207,7 +210,12 @@ ModelOutput GPT2Model::forward(const ModelInputs& inputs) {
   const std::int64_t batch = hidden.size(0), seq = hidden.size(1);
   const auto device = hidden.device();
 
-  const bool use_cache = inputs.use_cache.value_or(config().use_cache());
+  const bool checkpointing = gradient_checkpointing && is_training();
+  bool use_cache = inputs.use_cache.value_or(config().use_cache());
+  if (checkpointing && use_cache) {
+    logging::warning_once("`use_cache=True` is incompatible with gradient checkpointing. Setting `use_cache=False`.");
+    use_cache = false;
+  }
   std::shared_ptr<Cache> cache = inputs.past_key_values;
   if (!cache && use_cache) cache = std::make_shared<DynamicCache>();
   const std::int64_t past = cache ? cache->get_seq_length() : 0;
@@ -246,15 +254,29 @@ ModelOutput GPT2Model::forward(const ModelInputs& inputs) {
 
   const bool attentions = want_attentions(inputs);
   const bool hidden_states = want_hidden_states(inputs);
+  // One block's forward (Python's GPT2Block.forward). It captures by value: a checkpointed block
+  // runs again in the backward pass, after this function has returned.
+  auto block_forward = [cache = cache.get(), cache_position, causal, mask, attentions](GPT2Block& block,
+                                                                                      const at::Tensor& head_mask) {
+    return [=, &block](const std::vector<at::Tensor>& in) {
+      nn::ForwardScope hooks(block);
+      auto [attn_out, probs] = block.attn->forward(block.ln_1->forward(in[0]), cache, cache_position, causal, mask,
+                                                   head_mask, attentions);
+      at::Tensor out = attn_out + in[0];
+      out = hooks.output(out + block.mlp->forward(block.ln_2->forward(out)));
+      return attentions ? std::vector<at::Tensor>{out, probs} : std::vector<at::Tensor>{out};
+    };
+  };
   std::vector<at::Tensor> all_hidden, all_attentions;
   for (std::size_t i = 0; i < h->size(); ++i) {
     if (hidden_states) all_hidden.push_back(hidden);
     GPT2Block& block = (*h)[i];
-    auto [attn_out, probs] = block.attn->forward(block.ln_1->forward(hidden), cache.get(), cache_position, causal, mask,
-                                                 head_masks[i], attentions);
-    hidden = attn_out + hidden;
-    hidden = hidden + block.mlp->forward(block.ln_2->forward(hidden));
-    if (attentions) all_attentions.push_back(probs);
+    auto step = block_forward(block, head_masks[i]);
+    // Not with a cache: the recomputation would write its keys and values a second time.
+    const auto out = checkpointing && !cache ? nn::checkpoint(block, step, {hidden}, checkpoint_preserve_rng_state)
+                                             : step({hidden});
+    hidden = out[0];
+    if (attentions) all_attentions.push_back(out[1]);
   }
   hidden = ln_f->forward(hidden).view(output_shape);
   if (hidden_states) all_hidden.push_back(hidden);

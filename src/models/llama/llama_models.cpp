@@ -59,6 +59,7 @@ LlamaForCausalLM::LlamaForCausalLM(std::shared_ptr<PretrainedConfig> config, con
 }
 
 ModelOutput LlamaForCausalLM::forward(const ModelInputs& inputs) {
+  nn::ForwardScope hooks(*this);
   const ModelOutput base = model->forward(base_inputs(inputs));
   at::Tensor hidden = base.last_hidden_state();
   // Only the positions whose logits are wanted go through the LM head (generate keeps one).
@@ -98,6 +99,7 @@ LlamaForSequenceClassification::LlamaForSequenceClassification(std::shared_ptr<P
 }
 
 ModelOutput LlamaForSequenceClassification::forward(const ModelInputs& inputs) {
+  nn::ForwardScope hooks(*this);
   const ModelOutput base = model->forward(base_inputs(inputs));
   const at::Tensor logits = score->forward(base.last_hidden_state());
   const at::Tensor pooled =

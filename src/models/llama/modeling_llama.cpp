@@ -50,7 +50,8 @@ LlamaMLP::LlamaMLP(const PretrainedConfig& config)
 }
 
 at::Tensor LlamaMLP::forward(const at::Tensor& x) const {
-  return down_proj->forward(act_fn(gate_proj->forward(x)).mul(up_proj->forward(x)));
+  nn::ForwardScope hooks(*this);
+  return hooks.output(down_proj->forward(act_fn(gate_proj->forward(x)).mul(up_proj->forward(x))));
 }
 
 // --- attention ---
@@ -80,6 +81,7 @@ std::pair<at::Tensor, at::Tensor> LlamaAttention::forward(const at::Tensor& hidd
                                                           const at::Tensor& sin, const at::Tensor& mask, Cache* cache,
                                                           const at::Tensor& cache_position,
                                                           bool output_attentions) const {
+  nn::ForwardScope hooks(*this);  // post-hooks run as it returns (no output access)
   const std::int64_t batch = hidden_states.size(0), seq = hidden_states.size(1);
   auto heads = [&](const at::Tensor& x) { return x.view({batch, seq, -1, head_dim}).transpose(1, 2); };
   at::Tensor q = heads(q_proj->forward(hidden_states));
@@ -194,6 +196,7 @@ void LlamaModel::set_input_embeddings(std::shared_ptr<nn::Embedding> embeddings)
 }
 
 ModelOutput LlamaModel::forward(const ModelInputs& inputs) {
+  nn::ForwardScope hooks(*this);
   if (inputs.input_ids.defined() == inputs.inputs_embeds.defined())
     throw ValueError(PreTrainedModel::class_info().name + ".forward needs exactly one of input_ids and inputs_embeds");
   if (inputs.input_ids.defined()) {
@@ -205,7 +208,12 @@ ModelOutput LlamaModel::forward(const ModelInputs& inputs) {
   const std::int64_t batch = hidden.size(0), seq = hidden.size(1);
   const auto device = hidden.device();
 
-  const bool use_cache = inputs.use_cache.value_or(config().use_cache());
+  const bool checkpointing = gradient_checkpointing && is_training();
+  bool use_cache = inputs.use_cache.value_or(config().use_cache());
+  if (checkpointing && use_cache) {
+    logging::warning_once("`use_cache=True` is incompatible with gradient checkpointing. Setting `use_cache=False`.");
+    use_cache = false;
+  }
   std::shared_ptr<Cache> cache = inputs.past_key_values;
   if (!cache && use_cache) cache = std::make_shared<DynamicCache>();
   const std::int64_t past = cache ? cache->get_seq_length() : 0;
@@ -235,14 +243,28 @@ ModelOutput LlamaModel::forward(const ModelInputs& inputs) {
     out.past_key_values = cache;
     return out;
   }
+  // One layer's forward (Python's LlamaDecoderLayer.forward). It captures by value: a checkpointed
+  // layer runs again in the backward pass, after this function has returned.
+  auto layer_forward = [cache = cache.get(), cos = cos, sin = sin, mask, cache_position,
+                        attentions](LlamaDecoderLayer& layer) {
+    return [=, &layer](const std::vector<at::Tensor>& in) {
+      nn::ForwardScope hooks(layer);
+      auto [attn_out, probs] = layer.self_attn->forward(layer.input_layernorm->forward(in[0]), cos, sin, mask, cache,
+                                                        cache_position, attentions);
+      at::Tensor out = in[0] + attn_out;
+      out = hooks.output(out + layer.mlp->forward(layer.post_attention_layernorm->forward(out)));
+      return attentions ? std::vector<at::Tensor>{out, probs} : std::vector<at::Tensor>{out};
+    };
+  };
   std::vector<at::Tensor> all_hidden, all_attentions;
   for (const auto& layer : *layers) {
     if (hidden_states) all_hidden.push_back(hidden);
-    auto [attn_out, probs] = layer->self_attn->forward(layer->input_layernorm->forward(hidden), cos, sin, mask,
-                                                       cache.get(), cache_position, attentions);
-    hidden = hidden + attn_out;
-    hidden = hidden + layer->mlp->forward(layer->post_attention_layernorm->forward(hidden));
-    if (attentions) all_attentions.push_back(probs);
+    auto step = layer_forward(*layer);
+    // Not with a cache: the recomputation would write its keys and values a second time.
+    const auto out = checkpointing && !cache ? nn::checkpoint(*layer, step, {hidden}, checkpoint_preserve_rng_state)
+                                             : step({hidden});
+    hidden = out[0];
+    if (attentions) all_attentions.push_back(out[1]);
   }
   hidden = norm->forward(hidden);
   if (hidden_states) all_hidden.push_back(hidden);
