@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <limits>
 
 #include "hfcpp/config/configuration_utils.h"
@@ -52,13 +53,28 @@ at::Tensor causal_mask_with_cache_position(const at::Tensor& attention_mask, std
   return mask;
 }
 
-bool fused_attention_available() {
-#ifdef HFCPP_HAVE_FUSED_ATTENTION
-  return true;
-#else
-  return false;
-#endif
+std::int64_t consecutive_causal_keys(const at::Tensor& cache_position, std::int64_t past, std::int64_t seq) {
+  if (!cache_position.defined() || cache_position.numel() != seq) return -1;
+  const at::Tensor expected = at::arange(past, past + seq, at::TensorOptions().dtype(at::kLong));
+  return cache_position.to(at::kCPU, at::kLong).reshape({-1}).equal(expected) ? past + seq : -1;
 }
+
+at::Tensor padding_keep_mask(const at::Tensor& attention_mask, std::int64_t keys) {
+  if (!attention_mask.defined()) return {};
+  if (attention_mask.dim() != 2)
+    throw ValueError("padding_keep_mask needs a 2-D attention_mask [batch, keys], got shape " +
+                     c10::str(attention_mask.sizes()));
+  const std::int64_t batch = attention_mask.size(0), length = std::min(attention_mask.size(1), keys);
+  const at::Tensor keep = attention_mask.narrow(1, 0, length).ne(0);
+  if (keep.all().item<bool>()) return {};
+  at::Tensor mask = at::ones({batch, keys}, keep.options());
+  mask.narrow(1, 0, length).copy_(keep);
+  return mask.view({batch, 1, 1, keys});
+}
+
+// The fused kernel (src/nn/attention*.cpp) is part of every build; it picks its instruction set
+// at run time and has a portable version, so "sdpa" can always run on the CPU.
+bool fused_attention_available() { return true; }
 
 std::string resolve_attn_implementation(PretrainedConfig& config, const std::string& model_class, bool supports_sdpa) {
   std::string requested = config.attn_implementation();

@@ -6,6 +6,7 @@
 #include <ATen/Parallel.h>
 #include <c10/core/GradMode.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -158,6 +159,11 @@ at::Tensor reference_attention(const at::Tensor& query, const at::Tensor& key, c
 }
 
 namespace detail {
+namespace {
+std::atomic<std::int64_t> kernel_calls{0};
+}  // namespace
+
+std::int64_t fused_attention_calls() { return kernel_calls.load(std::memory_order_relaxed); }
 
 KernelIsa best_kernel_isa() {
   static const KernelIsa isa = isa_from_environment();
@@ -205,6 +211,7 @@ at::Tensor fused_attention(const at::Tensor& query, const at::Tensor& key, const
     problem.mask = m.data_ptr();
     problem.mask_strides = {view.stride(0), view.stride(1), view.stride(2), view.stride(3)};
   }
+  kernel_calls.fetch_add(1, std::memory_order_relaxed);
   if (out.numel() == 0) return out;
   at::parallel_for(0, problem.work_items(), 1, [&](std::int64_t first, std::int64_t last) {
     run_tiles(isa, problem, first, last);

@@ -53,6 +53,10 @@ void attention_tiles_avx512(const AttentionProblem& problem, std::int64_t first,
 // The best instruction set of this CPU, lowered by ATEN_CPU_CAPABILITY (read once).
 KernelIsa best_kernel_isa();
 
+// How many times fused_attention ran the kernel in this process: lets tests tell the fused path
+// from the reference fallback, whose results are equal within rounding.
+std::int64_t fused_attention_calls();
+
 // scaled_dot_product_attention without the fallbacks and with a chosen instruction set, so tests
 // can run every kernel the CPU has. Throws ValueError for inputs the kernel cannot take.
 at::Tensor fused_attention(const at::Tensor& query, const at::Tensor& key, const at::Tensor& value,

@@ -25,10 +25,11 @@ at::Tensor ids_tensor(const nlohmann::json& rows) {
   return at::tensor(flat, at::kLong).view({static_cast<std::int64_t>(rows.size()), -1});
 }
 
-std::shared_ptr<PreTrainedModel> load_lm(const std::string& family) {
+// attn_implementation "" is the default (sdpa); each model is loaded once.
+std::shared_ptr<PreTrainedModel> load_lm(const std::string& family, const std::string& attn = "") {
   static std::map<std::string, std::shared_ptr<PreTrainedModel>> models;
-  auto& model = models[family];
-  if (!model) model = AutoModelForCausalLM.from_pretrained(data_path(family + "/ckpt"));
+  auto& model = models[family + "/" + attn];
+  if (!model) model = AutoModelForCausalLM.from_pretrained(data_path(family + "/ckpt"), {.attn_implementation = attn});
   return model;
 }
 
@@ -41,16 +42,17 @@ const nlohmann::json& generation_json(const std::string& family) {
 }
 
 struct GreedyCase {
-  std::string family, name, cache;
+  std::string family, name, cache, attn;
 };
 
 class GreedyGeneration : public ::testing::TestWithParam<GreedyCase> {};
 
 TEST_P(GreedyGeneration, TokensAndStepLogitsEqualTransformers) {
-  const auto& [family, name, cache] = GetParam();
+  const auto& [family, name, cache, attn] = GetParam();
   const auto& expected = generation_json(family);
   const auto& c = expected[name];
-  auto model = load_lm(family);
+  auto model = load_lm(family, attn);
+  ASSERT_EQ(model->config().attn_implementation(), attn);
   GenerateOptions options;
   options.generation_kwargs = {{"max_new_tokens", 10}, {"do_sample", false},
                                {"pad_token_id", expected["generate_kwargs"]["pad_token_id"]},
@@ -78,20 +80,33 @@ std::vector<GreedyCase> greedy_cases() {
   std::vector<GreedyCase> cases;
   for (const std::string family : {"gpt2/GPT2LMHeadModel", "llama/LlamaForCausalLM"})
     for (const std::string name : {"batch", "single", "batch_eos"})
-      for (const std::string cache : {"dynamic", "static"}) cases.push_back({family, name, cache});
+      for (const std::string cache : {"dynamic", "static"})
+        for (const std::string attn : {"eager", "sdpa"}) cases.push_back({family, name, cache, attn});
   return cases;
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, GreedyGeneration, ::testing::ValuesIn(greedy_cases()), [](const auto& info) {
-  return info.param.family.substr(0, info.param.family.find('/')) + "_" + info.param.name + "_" + info.param.cache;
+  return info.param.family.substr(0, info.param.family.find('/')) + "_" + info.param.name + "_" + info.param.cache +
+         "_" + info.param.attn;
 });
 
-// Prefill 4 tokens, then 3 single-token steps through the cache: equal to the full forward.
-class IncrementalDecoding : public ::testing::TestWithParam<std::pair<std::string, bool>> {};
+// Prefill 4 tokens, then 3 single-token steps through the cache: equal to the full forward, with
+// either attention implementation (and for Llama with and without its decode kernels, which
+// otherwise take the single-token steps).
+struct IncrementalCase {
+  std::string family;
+  bool static_cache;
+  std::string attn;
+  bool decode_kernels;
+};
+
+class IncrementalDecoding : public ::testing::TestWithParam<IncrementalCase> {};
 
 TEST_P(IncrementalDecoding, CachedStepsEqualTheFullForward) {
-  const auto& [family, static_cache] = GetParam();
-  auto model = load_lm(family);
+  const auto& [family, static_cache, attn, decode_kernels] = GetParam();
+  auto model = load_lm(family, attn);
+  auto* llama = dynamic_cast<LlamaForCausalLM*>(model.get());
+  if (llama) llama->model->use_decode_kernels = decode_kernels;
   const auto file = data_path(family + "/generation.safetensors");
   const at::Tensor ids = testing::reference_tensor(file, "incremental.input_ids");
   std::shared_ptr<Cache> cache;
@@ -116,17 +131,24 @@ TEST_P(IncrementalDecoding, CachedStepsEqualTheFullForward) {
     EXPECT_TRUE(tensors_close(logits, full.narrow(1, 4 + step, 1), 1e-5));
   }
   EXPECT_EQ(cache->get_seq_length(), 7);
+  if (llama) llama->model->use_decode_kernels = true;
 }
 
-INSTANTIATE_TEST_SUITE_P(Caches, IncrementalDecoding,
-                         ::testing::Values(std::pair<std::string, bool>{"gpt2/GPT2LMHeadModel", false},
-                                           std::pair<std::string, bool>{"gpt2/GPT2LMHeadModel", true},
-                                           std::pair<std::string, bool>{"llama/LlamaForCausalLM", false},
-                                           std::pair<std::string, bool>{"llama/LlamaForCausalLM", true}),
-                         [](const auto& info) {
-                           return info.param.first.substr(0, info.param.first.find('/')) +
-                                  (info.param.second ? "_static" : "_dynamic");
-                         });
+std::vector<IncrementalCase> incremental_cases() {
+  std::vector<IncrementalCase> cases;
+  for (const bool static_cache : {false, true})
+    for (const std::string attn : {"eager", "sdpa"}) {
+      cases.push_back({"gpt2/GPT2LMHeadModel", static_cache, attn, false});
+      for (const bool kernels : {false, true}) cases.push_back({"llama/LlamaForCausalLM", static_cache, attn, kernels});
+    }
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Caches, IncrementalDecoding, ::testing::ValuesIn(incremental_cases()), [](const auto& info) {
+  const IncrementalCase& c = info.param;
+  return c.family.substr(0, c.family.find('/')) + (c.static_cache ? "_static_" : "_dynamic_") + c.attn +
+         (c.family.rfind("llama", 0) == 0 ? (c.decode_kernels ? "_decode_kernels" : "_layer_ops") : "");
+});
 
 TEST(Generate, StopsAtAnyOfSeveralEosTokensAndPadsFinishedRows) {
   auto model = load_lm("gpt2/GPT2LMHeadModel");

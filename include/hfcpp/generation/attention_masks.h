@@ -27,6 +27,17 @@ at::Tensor causal_mask_with_cache_position(const at::Tensor& attention_mask, std
                                            const at::Tensor& cache_position, std::int64_t batch_size,
                                            std::optional<std::int64_t> sliding_window = std::nullopt);
 
+// For attn_implementation "sdpa": when the new tokens sit at consecutive positions right after the
+// `past` cached ones (cache_position == arange(past, past + seq)), the fused kernel's causal rule
+// (nn::AttentionOptions::is_causal over the first past + seq keys) replaces the materialised
+// [seq, keys] mask, so memory does not grow with seq^2. Returns past + seq then, else -1.
+std::int64_t consecutive_causal_keys(const at::Tensor& cache_position, std::int64_t past, std::int64_t seq);
+
+// A 2-D attention_mask [batch, n] (0 = padding) as the fused kernel's bool keep mask
+// [batch, 1, 1, keys]: cut to `keys`, or extended with kept keys when n < keys (those are hidden by
+// causality alone, as in causal_mask_with_cache_position). Undefined when nothing is padding.
+at::Tensor padding_keep_mask(const at::Tensor& attention_mask, std::int64_t keys);
+
 // Resolves config's attn_implementation for a model class, stores the result in the config and
 // returns it: "eager" or "sdpa". Unset: "sdpa" when the model supports it and hfcpp's fused
 // attention kernel is built, else "eager". "sdpa" requested where it cannot run and

@@ -25,10 +25,12 @@ class GPT2Attention : public nn::Module {
   // hidden_states [batch, seq, embed]; causal [seq, keys] bool (true = may attend);
   // attention_mask additive, broadcastable to [batch, heads, seq, keys], or undefined.
   // Returns the output and, when asked for, the attention probabilities.
+  // causal_keys >= 0 (see consecutive_causal_keys): the queries are the last of the first
+  // causal_keys keys, so causal may be undefined; "sdpa" then attends by the causal rule.
   std::pair<at::Tensor, at::Tensor> forward(const at::Tensor& hidden_states, Cache* cache,
                                             const at::Tensor& cache_position, const at::Tensor& causal,
                                             const at::Tensor& attention_mask, const at::Tensor& head_mask,
-                                            bool output_attentions) const;
+                                            bool output_attentions, std::int64_t causal_keys = -1) const;
   std::int64_t embed_dim, num_heads, head_dim, layer_idx;
   bool scale_attn_weights, scale_attn_by_inverse_layer_idx, reorder_and_upcast_attn;
   std::string attn_implementation;
@@ -39,6 +41,9 @@ class GPT2Attention : public nn::Module {
   std::pair<at::Tensor, at::Tensor> eager(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                           const at::Tensor& causal, const at::Tensor& attention_mask,
                                           const at::Tensor& head_mask) const;
+  // attn_implementation "sdpa": the fused kernel (hfcpp/nn/attention.h), same masks as eager.
+  at::Tensor attend_fused(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& causal,
+                          const at::Tensor& attention_mask, std::int64_t causal_keys) const;
   double score_scale() const;
 };
 

@@ -36,9 +36,13 @@ class LlamaAttention : public nn::Module {
   // hidden_states [batch, seq, hidden]; cos/sin [batch, seq, head_dim]; mask additive
   // [batch, 1, seq, >= keys] or undefined. Returns the output and, when asked, the attention
   // probabilities [batch, heads, seq, keys].
+  // causal_keys >= 0 (attn_implementation "sdpa", see consecutive_causal_keys): the queries are
+  // the last of the first causal_keys keys, attended causally, and mask is only padding: a bool
+  // keep mask [batch, 1, 1, causal_keys] or undefined.
   std::pair<at::Tensor, at::Tensor> forward(const at::Tensor& hidden_states, const at::Tensor& cos,
                                             const at::Tensor& sin, const at::Tensor& mask, Cache* cache,
-                                            const at::Tensor& cache_position, bool output_attentions) const;
+                                            const at::Tensor& cache_position, bool output_attentions,
+                                            std::int64_t causal_keys = -1) const;
   std::int64_t layer_idx, num_heads, num_key_value_heads, head_dim;
   double attention_dropout;
   std::string attn_implementation;

@@ -5,11 +5,13 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "hfcpp/error.h"
 #include "hfcpp/generation/attention_masks.h"
 #include "hfcpp/logging.h"
+#include "hfcpp/nn/attention.h"
 
 namespace hfcpp {
 
@@ -76,7 +78,7 @@ std::pair<at::Tensor, at::Tensor> GPT2Attention::eager(const at::Tensor& q, cons
 std::pair<at::Tensor, at::Tensor> GPT2Attention::forward(const at::Tensor& hidden_states, Cache* cache,
                                                          const at::Tensor& cache_position, const at::Tensor& causal,
                                                          const at::Tensor& attention_mask, const at::Tensor& head_mask,
-                                                         bool output_attentions) const {
+                                                         bool output_attentions, std::int64_t causal_keys) const {
   nn::ForwardScope hooks(*this);  // post-hooks run as it returns (no output access)
   const std::int64_t batch = hidden_states.size(0), seq = hidden_states.size(1);
   auto heads = [&](const at::Tensor& x) { return x.view({batch, seq, num_heads, head_dim}).permute({0, 2, 1, 3}); };
@@ -87,12 +89,41 @@ std::pair<at::Tensor, at::Tensor> GPT2Attention::forward(const at::Tensor& hidde
   if (cache != nullptr) std::tie(k, v) = cache->update(k, v, layer_idx, cache_position);
 
   at::Tensor context, weights;
-  if (attn_implementation == "sdpa" && (output_attentions || head_mask.defined()))
-    logging::warning_once("GPT2 attention with attn_implementation \"sdpa\" cannot return attention weights or "
-                          "apply a head mask; falling back to the eager implementation for this call.");
-  std::tie(context, weights) = eager(q, k, v, causal, attention_mask, head_mask);
+  const bool dropout = is_training() && attn_dropout->p > 0;
+  if (attn_implementation == "sdpa" && !output_attentions && !head_mask.defined() && !dropout) {
+    context = attend_fused(q, k, v, causal, attention_mask, causal_keys);
+  } else {
+    if (attn_implementation == "sdpa" && (output_attentions || head_mask.defined()))
+      logging::warning_once("GPT2 attention with attn_implementation \"sdpa\" cannot return attention weights or "
+                            "apply a head mask; falling back to the eager implementation for this call.");
+    // Causal rows for these queries, when the model left them to the causal rule.
+    const at::Tensor rows = causal.defined() ? causal
+                                             : buffer("bias")[0][0].narrow(0, causal_keys - seq, seq).narrow(1, 0, k.size(2));
+    std::tie(context, weights) = eager(q, k, v, rows, attention_mask, head_mask);
+  }
   context = context.permute({0, 2, 1, 3}).contiguous().view({batch, seq, embed_dim});
   return {resid_dropout->forward(c_proj->forward(context)), output_attentions ? weights : at::Tensor()};
+}
+
+at::Tensor GPT2Attention::attend_fused(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                       const at::Tensor& causal, const at::Tensor& attention_mask,
+                                       std::int64_t causal_keys) const {
+  nn::AttentionOptions options;
+  options.scale = score_scale();
+  if (causal_keys >= 0) {
+    // Keys past the new tokens (a static cache's unwritten slots) are cut off, the rest is causal.
+    options.is_causal = true;
+    at::Tensor mask = attention_mask;
+    if (mask.defined() && mask.size(-1) != 1) mask = mask.narrow(-1, 0, causal_keys);
+    return nn::scaled_dot_product_attention(q, k.narrow(2, 0, causal_keys), v.narrow(2, 0, causal_keys), mask,
+                                            options);
+  }
+  // The eager masks as one additive float32 mask: finfo.min where causal hides a key, plus the
+  // additive attention mask.
+  at::Tensor mask = at::zeros(causal.sizes(), q.options().dtype(at::kFloat))
+                        .masked_fill_(causal.logical_not(), finfo_min(at::kFloat));
+  if (attention_mask.defined()) mask = mask + attention_mask.to(at::kFloat);
+  return nn::scaled_dot_product_attention(q, k, v, mask, options);
 }
 
 // --- feed-forward and blocks ---
@@ -235,10 +266,21 @@ ModelOutput GPT2Model::forward(const ModelInputs& inputs) {
   if (inputs.token_type_ids.defined()) hidden = hidden + wte->forward(inputs.token_type_ids.reshape({-1, seq}));
   hidden = drop->forward(hidden);
 
+  const auto head_masks = get_head_mask(inputs.head_mask, config().num_hidden_layers());
+  const bool attentions = want_attentions(inputs);
+  const bool hidden_states = want_hidden_states(inputs);
+  // "sdpa" with the new tokens right after the cached ones attends by the causal rule, so the
+  // [seq, keys] causal rows are not materialised.
+  const bool any_head_mask = std::any_of(head_masks.begin(), head_masks.end(), [](const at::Tensor& m) { return m.defined(); });
+  const std::int64_t causal_keys =
+      config().attn_implementation() == "sdpa" && !attentions && !any_head_mask
+          ? consecutive_causal_keys(cache_position, past, seq)
+          : -1;
   // Causal rows for these queries from layer 0's bias buffer (every layer holds the same one).
   const at::Tensor causal =
-      h->size() == 0 ? at::Tensor()
-                     : (*h)[0].attn->buffer("bias")[0][0].index_select(0, cache_position.to(device)).narrow(1, 0, key_length);
+      h->size() == 0 || causal_keys >= 0
+          ? at::Tensor()
+          : (*h)[0].attn->buffer("bias")[0][0].index_select(0, cache_position.to(device)).narrow(1, 0, key_length);
   at::Tensor mask;  // additive, [batch, 1, 1, keys] from a 2-D mask
   if (inputs.attention_mask.defined()) {
     if (inputs.attention_mask.dim() == 4) {
@@ -250,18 +292,14 @@ ModelOutput GPT2Model::forward(const ModelInputs& inputs) {
         mask = at::constant_pad_nd(mask, {0, key_length - mask.size(-1)}, 0.0);
     }
   }
-  const auto head_masks = get_head_mask(inputs.head_mask, config().num_hidden_layers());
-
-  const bool attentions = want_attentions(inputs);
-  const bool hidden_states = want_hidden_states(inputs);
   // One block's forward (Python's GPT2Block.forward). It captures by value: a checkpointed block
   // runs again in the backward pass, after this function has returned.
-  auto block_forward = [cache = cache.get(), cache_position, causal, mask, attentions](GPT2Block& block,
-                                                                                      const at::Tensor& head_mask) {
+  auto block_forward = [cache = cache.get(), cache_position, causal, mask, attentions, causal_keys](
+                           GPT2Block& block, const at::Tensor& head_mask) {
     return [=, &block](const std::vector<at::Tensor>& in) {
       nn::ForwardScope hooks(block);
       auto [attn_out, probs] = block.attn->forward(block.ln_1->forward(in[0]), cache, cache_position, causal, mask,
-                                                   head_mask, attentions);
+                                                   head_mask, attentions, causal_keys);
       at::Tensor out = attn_out + in[0];
       out = hooks.output(out + block.mlp->forward(block.ln_2->forward(out)));
       return attentions ? std::vector<at::Tensor>{out, probs} : std::vector<at::Tensor>{out};

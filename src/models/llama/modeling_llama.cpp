@@ -9,6 +9,7 @@
 #include "hfcpp/error.h"
 #include "hfcpp/generation/attention_masks.h"
 #include "hfcpp/logging.h"
+#include "hfcpp/nn/attention.h"
 #include "llama_decode.h"
 
 namespace hfcpp {
@@ -79,8 +80,8 @@ LlamaAttention::LlamaAttention(const PretrainedConfig& config, std::int64_t laye
 
 std::pair<at::Tensor, at::Tensor> LlamaAttention::forward(const at::Tensor& hidden_states, const at::Tensor& cos,
                                                           const at::Tensor& sin, const at::Tensor& mask, Cache* cache,
-                                                          const at::Tensor& cache_position,
-                                                          bool output_attentions) const {
+                                                          const at::Tensor& cache_position, bool output_attentions,
+                                                          std::int64_t causal_keys) const {
   nn::ForwardScope hooks(*this);  // post-hooks run as it returns (no output access)
   const std::int64_t batch = hidden_states.size(0), seq = hidden_states.size(1);
   auto heads = [&](const at::Tensor& x) { return x.view({batch, seq, -1, head_dim}).transpose(1, 2); };
@@ -90,16 +91,40 @@ std::pair<at::Tensor, at::Tensor> LlamaAttention::forward(const at::Tensor& hidd
   std::tie(q, k) = apply_rotary_pos_emb(q, k, cos, sin);
   if (cache != nullptr) std::tie(k, v) = cache->update(k, v, layer_idx, cache_position);
 
-  if (attn_implementation == "sdpa" && output_attentions)
+  const double dropout = is_training() ? attention_dropout : 0.0;
+  if (attn_implementation == "sdpa" && !output_attentions) {
+    // The fused kernel reads the kv heads of a group in place (no repeat_kv) and, in causal mode,
+    // only the keys written so far (a static cache's later slots are cut off, not masked).
+    nn::AttentionOptions options;
+    options.dropout_p = dropout;
+    at::Tensor keys = k, values = v, attend_mask = mask;
+    if (causal_keys >= 0) {
+      options.is_causal = true;
+      keys = k.narrow(2, 0, causal_keys);
+      values = v.narrow(2, 0, causal_keys);
+    } else if (mask.defined()) {
+      attend_mask = mask.narrow(-1, 0, k.size(-2));
+    }
+    const at::Tensor context = nn::scaled_dot_product_attention(q, keys, values, attend_mask, options);
+    return {o_proj->forward(context.transpose(1, 2).reshape({batch, seq, -1})), at::Tensor()};
+  }
+  if (attn_implementation == "sdpa")
     logging::warning_once("Llama attention with attn_implementation \"sdpa\" cannot return attention weights; "
                           "falling back to the eager implementation for this call.");
+  at::Tensor additive = mask;
+  if (causal_keys >= 0) {
+    // Given the sdpa form of the mask: rebuild the eager one (only reached when a caller mixes them).
+    const at::Tensor padding = mask.defined() ? mask.reshape({batch, -1}).to(at::kLong) : at::Tensor();
+    additive = causal_mask_with_cache_position(padding, seq, k.size(-2), q.scalar_type(),
+                                               at::arange(causal_keys - seq, causal_keys, cache_position.options()), batch);
+  }
   const std::int64_t groups = num_heads / num_key_value_heads;
   k = repeat_kv(k, groups);
   v = repeat_kv(v, groups);
   at::Tensor weights = at::matmul(q, k.transpose(2, 3)).div(std::sqrt(static_cast<double>(head_dim)));
-  if (mask.defined()) weights = weights.add(mask.narrow(-1, 0, k.size(-2)));
+  if (additive.defined()) weights = weights.add(additive.narrow(-1, 0, k.size(-2)));
   weights = at::softmax(weights, -1, at::kFloat).to(q.scalar_type());
-  if (attention_dropout > 0 && is_training()) weights = at::dropout(weights, attention_dropout, /*train=*/true);
+  if (dropout > 0) weights = at::dropout(weights, dropout, /*train=*/true);
   at::Tensor context = at::matmul(weights, v).transpose(1, 2).contiguous().reshape({batch, seq, -1});
   return {o_proj->forward(context), output_attentions ? weights : at::Tensor()};
 }
@@ -223,21 +248,35 @@ ModelOutput LlamaModel::forward(const ModelInputs& inputs) {
           : at::arange(past, past + seq, at::TensorOptions().dtype(at::kLong).device(device));
   const at::Tensor position_ids = inputs.position_ids.defined() ? inputs.position_ids.to(device) : cache_position.unsqueeze(0);
 
-  // Keys: a static cache's every slot, else the attention mask's length (or cached + new + 1, as
-  // Transformers; the mask is cut to the keys in each layer).
-  std::int64_t target_length = past + seq + 1;
-  if (cache && cache->get_max_length()) target_length = *cache->get_max_length();
-  else if (inputs.attention_mask.defined() && inputs.attention_mask.dim() == 2) target_length = inputs.attention_mask.size(-1);
-  const at::Tensor mask = causal_mask_with_cache_position(inputs.attention_mask, seq, target_length,
-                                                          hidden.scalar_type(), cache_position, batch, sliding_window);
-  const auto [cos, sin] = rotary_emb->forward(position_ids, hidden.scalar_type());
-
   const bool attentions = want_attentions(inputs);
   const bool hidden_states = want_hidden_states(inputs);
-  const bool fast_decode = use_decode_kernels && seq == 1 && cache && !attentions && !hidden_states && !is_training() &&
-                           detail::decode_kernels_apply(hidden) && silu_gated_ &&
-                           (!mask.defined() || mask.numel() == batch * mask.size(-1));
-  if (fast_decode) {
+  const bool decode_step = use_decode_kernels && seq == 1 && cache && !attentions && !hidden_states && !is_training() &&
+                           detail::decode_kernels_apply(hidden) && silu_gated_;
+  // "sdpa" with the new tokens right after the cached ones: causal by rule, only padding as a mask.
+  // A sliding window is then a no-op while the keys fit in it.
+  const at::Tensor& attention_mask = inputs.attention_mask;
+  const std::int64_t capacity = cache ? cache->get_max_length().value_or(0) : 0;  // 0: grows
+  std::int64_t causal_keys = -1;
+  if (!decode_step && !attentions && config().attn_implementation() == "sdpa" &&
+      (!sliding_window || past + seq <= *sliding_window) &&
+      (!attention_mask.defined() ||
+       (attention_mask.dim() == 2 && (capacity == 0 || attention_mask.size(-1) <= capacity))))
+    causal_keys = consecutive_causal_keys(cache_position, past, seq);
+  at::Tensor mask;
+  if (causal_keys >= 0) {
+    mask = padding_keep_mask(attention_mask, causal_keys);
+  } else {
+    // Keys: a static cache's every slot, else the attention mask's length (or cached + new + 1, as
+    // Transformers; the mask is cut to the keys in each layer).
+    std::int64_t target_length = past + seq + 1;
+    if (capacity > 0) target_length = capacity;
+    else if (attention_mask.defined() && attention_mask.dim() == 2) target_length = attention_mask.size(-1);
+    mask = causal_mask_with_cache_position(attention_mask, seq, target_length, hidden.scalar_type(), cache_position,
+                                           batch, sliding_window);
+  }
+  const auto [cos, sin] = rotary_emb->forward(position_ids, hidden.scalar_type());
+
+  if (decode_step && (!mask.defined() || mask.numel() == batch * mask.size(-1))) {
     ModelOutput out;
     out.set("last_hidden_state", decode_layers(hidden, cos, sin, mask, *cache, cache_position));
     out.past_key_values = cache;
@@ -245,12 +284,12 @@ ModelOutput LlamaModel::forward(const ModelInputs& inputs) {
   }
   // One layer's forward (Python's LlamaDecoderLayer.forward). It captures by value: a checkpointed
   // layer runs again in the backward pass, after this function has returned.
-  auto layer_forward = [cache = cache.get(), cos = cos, sin = sin, mask, cache_position,
-                        attentions](LlamaDecoderLayer& layer) {
+  auto layer_forward = [cache = cache.get(), cos = cos, sin = sin, mask, cache_position, attentions,
+                        causal_keys](LlamaDecoderLayer& layer) {
     return [=, &layer](const std::vector<at::Tensor>& in) {
       nn::ForwardScope hooks(layer);
       auto [attn_out, probs] = layer.self_attn->forward(layer.input_layernorm->forward(in[0]), cos, sin, mask, cache,
-                                                        cache_position, attentions);
+                                                        cache_position, attentions, causal_keys);
       at::Tensor out = in[0] + attn_out;
       out = hooks.output(out + layer.mlp->forward(layer.post_attention_layernorm->forward(out)));
       return attentions ? std::vector<at::Tensor>{out, probs} : std::vector<at::Tensor>{out};
