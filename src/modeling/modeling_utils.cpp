@@ -57,6 +57,8 @@ void PreTrainedModel::tie_weights() {
 }
 
 void PreTrainedModel::init_weights() {
+  // As in Python, before the early return: a skeleton built for loading gets the checkpoint's shapes.
+  if (const auto pruned = config_->pruned_heads(); !pruned.empty()) prune_heads(pruned);
   if (!nn::ParameterScope::current().initialize) return;
   nn::apply_post_order(*this, [&](const std::string&, torch::nn::Module& module) {
     auto* ours = dynamic_cast<nn::Module*>(&module);
@@ -99,7 +101,9 @@ std::int64_t PreTrainedModel::num_parameters(bool only_trainable, bool exclude_e
     const void* impl = item.value().unsafeGetTensorImpl();
     if (!seen.insert(impl).second || embedding_weights.count(impl)) continue;
     if (only_trainable && !item.value().requires_grad()) continue;
-    total += item.value().numel();
+    // A packed 4-bit weight holds two parameters per byte of its storage dtype (Transformers' rule).
+    const bool packed = is_loaded_in_4bit && item.value().scalar_type() == c10::ScalarType::Byte;
+    total += packed ? item.value().numel() * 2 * item.value().element_size() : item.value().numel();
   }
   return total;
 }

@@ -54,7 +54,10 @@ at::Tensor Conv1D::forward(const at::Tensor& x) const {
   const at::Tensor& w = weight();
   auto out_shape = x.sizes().vec();
   out_shape.back() = w.size(1);
-  at::Tensor flat = x.reshape({-1, x.size(-1)});
+  // Rows counted explicitly: with every attention head pruned the features are 0 wide and -1 is ambiguous.
+  std::int64_t rows = 1;
+  for (std::int64_t i = 0; i + 1 < x.dim(); ++i) rows *= x.size(i);
+  at::Tensor flat = x.reshape({rows, x.size(-1)});
   const at::Tensor* b = bias();
   at::Tensor y = b ? at::addmm(*b, flat, w) : at::mm(flat, w);
   return hooks.output(y.view(out_shape));

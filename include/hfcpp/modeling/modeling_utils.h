@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -119,6 +120,32 @@ class PreTrainedModel : public nn::Module {
   std::int64_t num_parameters(bool only_trainable = false, bool exclude_embeddings = false) const;
   // Python's state_dict(): parameters and persistent buffers, pre-order, tied keys included.
   StateDict state_dict() const;
+  // Set when the weights are packed 4-bit (bitsandbytes' Params4bit, uint8 storage): num_parameters
+  // then counts each uint8 parameter element as 2 parameters, as Transformers does.
+  bool is_loaded_in_4bit = false;
+  // Bytes of the parameters (each once) and, with return_buffers, of every buffer (persistent or not).
+  std::int64_t get_memory_footprint(bool return_buffers = true) const;
+  // The numel of the main input (input_ids), or 0 with a warning when the inputs lack it.
+  std::int64_t estimate_tokens(const ModelInputs& inputs) const;
+  // 6 * tokens * parameters: the forward+backward FLOPs of a training batch (Kaplan et al. 2020).
+  std::int64_t floating_point_ops(const ModelInputs& inputs, bool exclude_embeddings = true) const;
+
+  // --- surgery (src/modeling/resize_embeddings.cpp, src/modeling/pruning.cpp) ---
+  // Grows or shrinks the vocabulary from the end to new_num_tokens (rounded up to a multiple of
+  // pad_to_multiple_of; nullopt keeps the current size). Surviving rows are unchanged; an untied LM
+  // head follows; ties are restored; config.vocab_size is updated. New rows: mean_resizing draws
+  // them from N(mean, 1e-9 * covariance) of the old rows (the mean when that covariance is not
+  // positive definite), otherwise from the model's own init. Returns the input embeddings.
+  nn::Embedding* resize_token_embeddings(std::optional<std::int64_t> new_num_tokens = std::nullopt,
+                                         std::optional<std::int64_t> pad_to_multiple_of = std::nullopt,
+                                         bool mean_resizing = true);
+  // layer -> heads (indices of the original, unpruned layer).
+  using HeadsToPrune = std::map<std::int64_t, std::vector<std::int64_t>>;
+  // Removes attention heads from the base model and records them (merged with earlier prunings)
+  // in config.pruned_heads, which save_pretrained writes and from_pretrained re-applies.
+  void prune_heads(const HeadsToPrune& heads_to_prune);
+  // The base model's share of prune_heads (Python's _prune_heads); throws when unsupported.
+  virtual void prune_base_heads(const HeadsToPrune& heads_to_prune);
 
   // --- saving ---
   // Like Transformers, records torch_dtype and architectures in the model's config as it saves.

@@ -5,6 +5,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -53,9 +54,11 @@ class BertAttention : public nn::Module {
   explicit BertAttention(const PretrainedConfig& config);
   std::pair<at::Tensor, at::Tensor> forward(const at::Tensor& hidden_states, const at::Tensor& attention_mask,
                                             const at::Tensor& head_mask) const;
+  // Removes `heads` (indices in the unpruned layer) from query/key/value and output.dense.
+  void prune_heads(const std::vector<std::int64_t>& heads);  // bert_pruning.cpp
   std::shared_ptr<BertSelfAttention> self_attention;  // "self"
   std::shared_ptr<BertSelfOutput> output;
-  std::vector<std::int64_t> pruned_heads;
+  std::set<std::int64_t> pruned_heads;
 };
 
 class BertIntermediate : public nn::Module {
@@ -144,6 +147,7 @@ class BertModel : public BertPreTrainedModel {
   ModelOutput forward(const ModelInputs& inputs) override;
   nn::Embedding* get_input_embeddings() override { return embeddings->word_embeddings.get(); }
   void set_input_embeddings(std::shared_ptr<nn::Embedding> embeddings) override;
+  void prune_base_heads(const HeadsToPrune& heads_to_prune) override;  // bert_pruning.cpp
   std::shared_ptr<BertEmbeddings> embeddings;
   std::shared_ptr<BertEncoder> encoder;
   std::shared_ptr<BertPooler> pooler;  // null without the pooling layer

@@ -6,8 +6,10 @@
 #include <ATen/core/Tensor.h>
 
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "hfcpp/generation/cache.h"
 #include "hfcpp/modeling/modeling_utils.h"
@@ -31,7 +33,11 @@ class GPT2Attention : public nn::Module {
                                             const at::Tensor& cache_position, const at::Tensor& causal,
                                             const at::Tensor& attention_mask, const at::Tensor& head_mask,
                                             bool output_attentions, std::int64_t causal_keys = -1) const;
+  // Removes `heads` (indices in the unpruned layer) from c_attn's q/k/v and c_proj.
+  void prune_heads(const std::vector<std::int64_t>& heads);  // gpt2_pruning.cpp
+  // num_heads * head_dim is the width of q, k and v (less than embed_dim once heads are pruned).
   std::int64_t embed_dim, num_heads, head_dim, layer_idx;
+  std::set<std::int64_t> pruned_heads;
   bool scale_attn_weights, scale_attn_by_inverse_layer_idx, reorder_and_upcast_attn;
   std::string attn_implementation;
   std::shared_ptr<nn::Conv1D> c_attn, c_proj;
@@ -82,6 +88,7 @@ class GPT2Model : public GPT2PreTrainedModel, public nn::GradientCheckpointingLa
   ModelOutput forward(const ModelInputs& inputs) override;
   nn::Embedding* get_input_embeddings() override { return wte.get(); }
   void set_input_embeddings(std::shared_ptr<nn::Embedding> embeddings) override;
+  void prune_base_heads(const HeadsToPrune& heads_to_prune) override;  // gpt2_pruning.cpp
   std::shared_ptr<nn::Embedding> wte, wpe;
   std::shared_ptr<nn::Dropout> drop;
   std::shared_ptr<nn::ModuleList<GPT2Block>> h;

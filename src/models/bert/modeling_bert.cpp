@@ -78,7 +78,7 @@ std::pair<at::Tensor, at::Tensor> BertSelfAttention::forward(const at::Tensor& h
   nn::ForwardScope hooks(*this);
   const std::int64_t batch = hidden_states.size(0), seq = hidden_states.size(1);
   auto heads = [&](const at::Tensor& x) {
-    return x.view({batch, -1, num_attention_heads, attention_head_size}).permute({0, 2, 1, 3});
+    return x.view({batch, seq, num_attention_heads, attention_head_size}).permute({0, 2, 1, 3});  // 0 heads: pruned
   };
   const at::Tensor q = heads(query->forward(hidden_states));
   const at::Tensor k = heads(key->forward(hidden_states));

@@ -82,7 +82,8 @@ std::pair<at::Tensor, at::Tensor> GPT2Attention::forward(const at::Tensor& hidde
   nn::ForwardScope hooks(*this);  // post-hooks run as it returns (no output access)
   const std::int64_t batch = hidden_states.size(0), seq = hidden_states.size(1);
   auto heads = [&](const at::Tensor& x) { return x.view({batch, seq, num_heads, head_dim}).permute({0, 2, 1, 3}); };
-  const auto qkv = c_attn->forward(hidden_states).split(embed_dim, 2);
+  const std::int64_t width = num_heads * head_dim;  // < embed_dim once heads are pruned, 0 with all of them
+  const auto qkv = c_attn->forward(hidden_states).split_with_sizes({width, width, width}, 2);
   const at::Tensor q = heads(qkv[0]);
   at::Tensor k = heads(qkv[1]);
   at::Tensor v = heads(qkv[2]);
@@ -101,7 +102,7 @@ std::pair<at::Tensor, at::Tensor> GPT2Attention::forward(const at::Tensor& hidde
                                              : buffer("bias")[0][0].narrow(0, causal_keys - seq, seq).narrow(1, 0, k.size(2));
     std::tie(context, weights) = eager(q, k, v, rows, attention_mask, head_mask);
   }
-  context = context.permute({0, 2, 1, 3}).contiguous().view({batch, seq, embed_dim});
+  context = context.permute({0, 2, 1, 3}).contiguous().view({batch, seq, width});
   return {resid_dropout->forward(c_proj->forward(context)), output_attentions ? weights : at::Tensor()};
 }
 
