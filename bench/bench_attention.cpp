@@ -182,7 +182,7 @@ CallTimes median_call_seconds(F&& call, int calls) {
 
 std::string megabytes(double bytes) {
   char text[32];
-  std::snprintf(text, sizeof text, "%.0f MB", bytes / 1e6);
+  std::snprintf(text, sizeof text, "%.1f MB", bytes / 1e6);
   return text;
 }
 
@@ -221,8 +221,8 @@ int main(int argc, char** argv) {
   std::cout << "command: " << argv[0];
   for (const auto& a : args) std::cout << " " << a;
   std::cout << "\n\n## Prefill: batch 1, " << kHeads << " heads x " << kHeadDim << ", causal (fresh process per case)\n\n"
-            << "| dtype | seq | impl | cold s | warm s (median, runs) | warm CPU s | peak RSS growth | sdpa speedup (warm wall / CPU) |\n"
-            << "|---|---|---|---|---|---|---|---|\n";
+            << "| dtype | seq | impl | cold s | warm s (median, runs) | warm CPU s | peak RSS growth | of which not the output | sdpa speedup (warm wall / CPU) |\n"
+            << "|---|---|---|---|---|---|---|---|---|\n";
   std::vector<PrefillResult> results;
   for (const std::string dtype : {"fp32", "bf16"}) {
     for (const std::int64_t seq : seqs) {
@@ -242,12 +242,14 @@ int main(int argc, char** argv) {
       for (const PrefillResult* r : {&eager, &sdpa}) {
         std::cout << "| " << dtype << " | " << seq << " | " << r->impl << " | ";
         if (r->skipped) {
-          std::cout << r->why << " | | | | |\n";
+          std::cout << r->why << " | | | | | |\n";
           continue;
         }
+        // The output [1, heads, seq, 64] is new memory in both; what is left is the work space.
+        const double output_bytes = static_cast<double>(kHeads * seq * kHeadDim) * (dtype == "bf16" ? 2 : 4);
         char row[256];
-        std::snprintf(row, sizeof row, "%.4f | %.4f (%zu) | %.4f | %s | ", r->cold, r->warm, r->runs, r->warm_cpu,
-                      megabytes(r->peak).c_str());
+        std::snprintf(row, sizeof row, "%.4f | %.4f (%zu) | %.4f | %s | %s | ", r->cold, r->warm, r->runs, r->warm_cpu,
+                      megabytes(r->peak).c_str(), megabytes(r->peak - output_bytes).c_str());
         std::cout << row;
         if (r == &sdpa && !eager.skipped && !sdpa.skipped)
           std::printf("%.1fx / %.1fx", eager.warm / sdpa.warm, eager.warm_cpu / sdpa.warm_cpu);

@@ -2,14 +2,14 @@
 // 12 heads, vocab 32000; random init, no files), batch 1, 128 new tokens after a 128-token prompt,
 // in float32 and bfloat16:
 //   hfcpp      generate() with a static KV cache (greedy, EOS disabled)
-//   naive      the same model in a plain libtorch loop without a cache: the whole sequence again
-//              for every token (its cost grows with the length; measured over --naive-tokens)
+//   naive      the same model in a plain loop without a cache: the whole sequence through its
+//              libtorch ops again for every token (first and last step timed, the rest interpolated)
 //   floor      bytes of the weights read per token / measured memory bandwidth
 // plus prefill tokens/s. --workload bert times a BERT-base forward (batch 1 and 8, seq 128)
 // instead, for the thread-configuration study (scripts/bench_threads.sh).
 //
 //   bench_decode [--workload decode|bert] [--dtype float32|bfloat16|both] [--runs N]
-//                [--prompt N] [--new N] [--naive-tokens N] [--torch-threads N] [--blas-threads N]
+//                [--prompt N] [--new N] [--attn sdpa|eager] [--skip-naive] [--torch-threads N] [--blas-threads N]
 //
 // Without thread flags the library's configure_threads() policy applies. Prints a markdown table
 // with the command and the thread configuration, then one JSON line per result.
@@ -17,6 +17,7 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -54,9 +55,10 @@ struct Options {
   int runs = 3;
   std::int64_t prompt = 128;
   std::int64_t new_tokens = 128;
-  std::int64_t naive_tokens = 8;
   int torch_threads = 0;
   int blas_threads = 0;
+  std::string attn = "sdpa";
+  bool naive = true;
   std::string command;
 };
 
@@ -79,9 +81,10 @@ Options parse(int argc, char** argv) {
     else if (arg == "--runs") o.runs = std::stoi(value());
     else if (arg == "--prompt") o.prompt = std::stoll(value());
     else if (arg == "--new") o.new_tokens = std::stoll(value());
-    else if (arg == "--naive-tokens") o.naive_tokens = std::stoll(value());
     else if (arg == "--torch-threads") o.torch_threads = std::stoi(value());
     else if (arg == "--blas-threads") o.blas_threads = std::stoi(value());
+    else if (arg == "--attn") o.attn = value();
+    else if (arg == "--skip-naive") o.naive = false;
     else {
       std::cerr << "unknown argument " << arg << "\n";
       std::exit(2);
@@ -118,13 +121,21 @@ double measure_bandwidth_gbs() {
   return median(passes);
 }
 
-PretrainedConfig llama_110m() {
+PretrainedConfig llama_110m(const std::string& attn) {
   auto config = PretrainedConfig::for_model_type("llama");
   config.update({{"hidden_size", 768}, {"intermediate_size", 2048}, {"num_hidden_layers", 12},
                  {"num_attention_heads", 12}, {"num_key_value_heads", 12}, {"vocab_size", 32000},
                  {"max_position_embeddings", 2048}});
-  config.set_attn_implementation("eager");
+  config.set_attn_implementation(attn);
   return config;
+}
+
+std::string load_average() {
+  double load[3] = {};
+  if (::getloadavg(load, 3) != 3) return "?";
+  char text[64];
+  std::snprintf(text, sizeof text, "%.2f %.2f %.2f", load[0], load[1], load[2]);
+  return text;
 }
 
 template <typename Model>
@@ -158,7 +169,7 @@ std::string fixed(double v, int digits = 1) {
 void decode_workload(const Options& o, c10::ScalarType dtype, double bandwidth, std::vector<Row>& rows) {
   const std::string dtype_name = dtype == at::kFloat ? "float32" : "bfloat16";
   at::manual_seed(0);
-  auto model = random_model<LlamaForCausalLM>(llama_110m(), dtype);
+  auto model = random_model<LlamaForCausalLM>(llama_110m(o.attn), dtype);
   const at::Tensor prompt = at::randint(3, 32000, {1, o.prompt}, at::kLong);
   GenerateOptions options;
   options.generation_kwargs = {{"max_new_tokens", o.new_tokens}, {"eos_token_id", nullptr}, {"pad_token_id", 0},
@@ -193,26 +204,40 @@ void decode_workload(const Options& o, c10::ScalarType dtype, double bandwidth, 
   const double bytes = streamed_weight_bytes(*model);
   const double floor_rate = bandwidth * 1e9 / bytes;
 
-  // The naive loop: no cache, the whole sequence through the model for every token.
+  // The naive loop: no cache, the whole sequence through the model (its libtorch ops) for every
+  // token, greedy. Step i costs a forward of prompt + i tokens; running all steps would take
+  // minutes, so the first and the last step are timed (median of --runs) and the steps between
+  // are interpolated linearly (the cost is dominated by matmuls linear in the length).
   c10::NoGradGuard no_grad;
-  at::Tensor ids = prompt;
-  const auto naive_start = Clock::now();
-  for (std::int64_t i = 0; i < o.naive_tokens; ++i) {
-    ModelInputs inputs;
-    inputs.input_ids = ids;
-    inputs.use_cache = false;
-    const at::Tensor logits = model->forward(inputs).logits();
-    ids = at::cat({ids, logits.select(1, -1).argmax(-1, true)}, 1);
-  }
-  const double naive_rate = static_cast<double>(o.naive_tokens) / seconds(naive_start, Clock::now());
+  auto naive_step_seconds = [&](std::int64_t length) {
+    const at::Tensor ids = at::randint(3, 32000, {1, length}, at::kLong);
+    std::vector<double> times;
+    for (int run = 0; run <= std::max(1, o.runs); ++run) {
+      ModelInputs inputs;
+      inputs.input_ids = ids;
+      inputs.use_cache = false;
+      const auto start = Clock::now();
+      const at::Tensor next = model->forward(inputs).logits().select(1, -1).argmax(-1, true);
+      [[maybe_unused]] const at::Tensor grown = at::cat({ids, next}, 1);  // what the loop does with the token
+      if (run > 0) times.push_back(seconds(start, Clock::now()));  // the first run warms up
+    }
+    return median(times);
+  };
+  const double naive_first = o.naive ? naive_step_seconds(o.prompt) : 0.0;
+  const double naive_last = o.naive && o.new_tokens > 1 ? naive_step_seconds(o.prompt + o.new_tokens - 1) : naive_first;
+  const double naive_rate = o.naive ? 2.0 / (naive_first + naive_last) : 0.0;
 
   rows.push_back({"decode, hfcpp (static cache)", dtype_name, fixed(decode_rate) + " tok/s",
                   fixed(decode_rate / floor_rate * 100, 0) + "% of floor (" + fixed(floor_rate / decode_rate, 2) + "x)",
                   ""});
-  rows.push_back({"decode, hfcpp eager ops (no decode kernels)", dtype_name, fixed(eager_rate) + " tok/s",
+  rows.push_back({"decode, hfcpp layer ops (no decode kernels)", dtype_name, fixed(eager_rate) + " tok/s",
                   fixed(eager_rate / floor_rate * 100, 0) + "% of floor", ""});
-  rows.push_back({"decode, naive libtorch loop", dtype_name, fixed(naive_rate) + " tok/s",
-                  "first " + std::to_string(o.naive_tokens) + " tokens; slower as the sequence grows", ""});
+  if (o.naive)
+    rows.push_back({"decode, naive loop (no cache)", dtype_name, fixed(naive_rate) + " tok/s",
+                  "full forward per token: " + fixed(naive_first, 3) + " s at " + std::to_string(o.prompt) +
+                      " tokens, " + fixed(naive_last, 3) + " s at " + std::to_string(o.prompt + o.new_tokens - 1) +
+                      "; mean over the " + std::to_string(o.new_tokens) + " steps",
+                  ""});
   rows.push_back({"decode floor", dtype_name, fixed(floor_rate) + " tok/s",
                   fixed(bytes / 1e6, 0) + " MB of weights per token / " + fixed(bandwidth) + " GB/s", ""});
   rows.push_back({"prefill, hfcpp", dtype_name, fixed(static_cast<double>(o.prompt) / prefill_s, 0) + " tok/s",
@@ -258,6 +283,7 @@ int main(int argc, char** argv) {
   if (o.torch_threads > 0 || o.blas_threads > 0) set_threads(o.torch_threads, o.blas_threads);
   else configure_threads();
   const ThreadConfig threads = current_thread_config();
+  const std::string load_at_start = load_average();
 
   std::vector<Row> rows;
   double bandwidth = 0;
@@ -276,6 +302,8 @@ int main(int argc, char** argv) {
   std::cout << "threads: " << describe(threads) << "; cores " << available_cores() << "; median of " << o.runs
             << " runs";
   if (bandwidth > 0) std::cout << "; memory read bandwidth " << fixed(bandwidth) << " GB/s";
+  if (o.workload == "decode") std::cout << "; attn_implementation " << o.attn;
+  std::cout << "; load average " << load_at_start << " at start, " << load_average() << " at end";
   std::cout << "\n\n| case | dtype | result | note |\n|---|---|---|---|\n";
   for (const auto& r : rows) std::cout << "| " << r.name << " | " << r.dtype << " | " << r.value << " | " << r.note << " |\n";
   std::cout << "\n";

@@ -18,7 +18,7 @@ for policy in default passive; do
   for torch in 1 2; do
     for blas in 1 2; do
       if [ "$policy" = passive ]; then export OMP_WAIT_POLICY=passive; else unset OMP_WAIT_POLICY || true; fi
-      decode=$("$BIN" --workload decode --runs "$RUNS" --new 64 --naive-tokens 0 --torch-threads "$torch" --blas-threads "$blas" | grep '^JSON')
+      decode=$("$BIN" --workload decode --runs "$RUNS" --new 64 --skip-naive --torch-threads "$torch" --blas-threads "$blas" | grep '^JSON')
       bert=$("$BIN" --workload bert --runs "$RUNS" --torch-threads "$torch" --blas-threads "$blas" | grep '^JSON')
       fp32=$(echo "$decode" | grep '"float32"' | sed 's/.*"decode_tok_s":\([0-9.]*\).*/\1/')
       bf16=$(echo "$decode" | grep '"bfloat16"' | sed 's/.*"decode_tok_s":\([0-9.]*\).*/\1/')

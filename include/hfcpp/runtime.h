@@ -20,6 +20,7 @@ struct ThreadConfig {
 
 // The policy, applied once (later calls return the configuration in force):
 //  - OMP_NUM_THREADS set: torch and OpenBLAS both get that many threads (the user's choice);
+//  - OPENBLAS_NUM_THREADS (or GOTO_NUM_THREADS) set: OpenBLAS keeps the size it read from it;
 //  - set_threads() called before: kept;
 //  - else: OpenBLAS gets every core and torch's pool one thread, so matmuls (the bulk of the work)
 //    run in parallel while no second pool spins against them. Measured in bench/bench_decode.cpp

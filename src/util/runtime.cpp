@@ -76,11 +76,13 @@ ThreadConfig set_threads(int torch_threads, int blas_threads) {
 ThreadConfig configure_threads() {
   std::lock_guard lock(config_mutex());
   if (!chosen_by().empty()) return current_thread_config();
+  // OpenBLAS sized by its own variables was the user's choice too: leave its pool as it read them.
+  const bool blas_from_env = positive_env_int("OPENBLAS_NUM_THREADS") > 0 || positive_env_int("GOTO_NUM_THREADS") > 0;
   if (const int n = positive_env_int("OMP_NUM_THREADS")) {
-    apply(n, n);
+    apply(n, blas_from_env ? 0 : n);
     chosen_by() = "OMP_NUM_THREADS";
   } else {
-    apply(1, available_cores());
+    apply(1, blas_from_env ? 0 : available_cores());
     chosen_by() = "auto";
   }
   const ThreadConfig config = current_thread_config();
