@@ -22,8 +22,8 @@
 #include "hfcpp/config/configuration_utils.h"
 #include "hfcpp/config/generation_config.h"
 #include "hfcpp/modeling/modeling_outputs.h"
-#include "hfcpp/nn/layers.h"
 #include "hfcpp/nn/checkpoint.h"
+#include "hfcpp/nn/layers.h"
 #include "hfcpp/state_dict.h"
 
 namespace hfcpp {
@@ -165,33 +165,6 @@ class PreTrainedModel : public nn::Module {
   std::vector<at::Tensor> get_head_mask(const at::Tensor& head_mask, std::int64_t num_hidden_layers,
                                         bool is_attention_chunked = false) const;
 
- protected:
-  // Resolves output_attentions / output_hidden_states from inputs then config.
-  bool want_attentions(const ModelInputs& inputs) const;
-  bool want_hidden_states(const ModelInputs& inputs) const;
-
- private:
-  std::shared_ptr<PretrainedConfig> config_;
-  const ModelClassInfo* info_;
-};
-
-using ModelFactory = std::function<std::shared_ptr<PreTrainedModel>(std::shared_ptr<PretrainedConfig>)>;
-
-// The generic from_pretrained: builds the model with `factory` on the meta device and fills it
-// from the checkpoint in `path` (a local folder). `info` receives the loading report.
-std::shared_ptr<PreTrainedModel> load_pretrained(const ModelFactory& factory, const ModelClassInfo& class_info,
-                                                 const std::filesystem::path& path,
-                                                 const FromPretrainedOptions& options = {},
-                                                 LoadingInfo* info = nullptr);
-
-// Typed entry point: auto model = from_pretrained<BertForMaskedLM>("path", {.torch_dtype = "auto"});
-template <typename Model>
-std::shared_ptr<Model> from_pretrained(const std::filesystem::path& path, const FromPretrainedOptions& options = {},
-                                       LoadingInfo* info = nullptr) {
-  ModelFactory factory = [](std::shared_ptr<PretrainedConfig> config) -> std::shared_ptr<PreTrainedModel> {
-    return std::make_shared<Model>(std::move(config));
-  };
-  return std::dynamic_pointer_cast<Model>(load_pretrained(factory, Model::class_info(), path, options, info));
   // --- training (src/modeling/training_utils.cpp) ---
   // Transformers' gradient_checkpointing_enable: every module with a gradient_checkpointing flag
   // (nn::GradientCheckpointingLayers) runs its layers through nn::checkpoint in training mode, and
@@ -211,6 +184,37 @@ std::shared_ptr<Model> from_pretrained(const std::filesystem::path& path, const 
   void add_memory_hooks();
   void reset_memory_hooks_state();
 
+ protected:
+  // Resolves output_attentions / output_hidden_states from inputs then config.
+  bool want_attentions(const ModelInputs& inputs) const;
+  bool want_hidden_states(const ModelInputs& inputs) const;
+
+ private:
+  std::shared_ptr<PretrainedConfig> config_;
+  const ModelClassInfo* info_;
+  // Hook ids by module, so the hooks can be removed (ids are unique: a module destroyed since
+  // and another at its address simply does not have the id).
+  std::vector<std::pair<nn::Module*, std::size_t>> memory_hooks_;
+  std::pair<nn::Module*, std::size_t> require_grads_hook_{nullptr, 0};
+};
+
+using ModelFactory = std::function<std::shared_ptr<PreTrainedModel>(std::shared_ptr<PretrainedConfig>)>;
+
+// The generic from_pretrained: builds the model with `factory` on the meta device and fills it
+// from the checkpoint in `path` (a local folder). `info` receives the loading report.
+std::shared_ptr<PreTrainedModel> load_pretrained(const ModelFactory& factory, const ModelClassInfo& class_info,
+                                                 const std::filesystem::path& path,
+                                                 const FromPretrainedOptions& options = {},
+                                                 LoadingInfo* info = nullptr);
+
+// Typed entry point: auto model = from_pretrained<BertForMaskedLM>("path", {.torch_dtype = "auto"});
+template <typename Model>
+std::shared_ptr<Model> from_pretrained(const std::filesystem::path& path, const FromPretrainedOptions& options = {},
+                                       LoadingInfo* info = nullptr) {
+  ModelFactory factory = [](std::shared_ptr<PretrainedConfig> config) -> std::shared_ptr<PreTrainedModel> {
+    return std::make_shared<Model>(std::move(config));
+  };
+  return std::dynamic_pointer_cast<Model>(load_pretrained(factory, Model::class_info(), path, options, info));
 }
 
 // Builds a randomly initialised model from a config (Transformers' Model(config)).
@@ -219,10 +223,6 @@ std::shared_ptr<Model> from_config(const PretrainedConfig& config) {
   auto model = std::make_shared<Model>(std::make_shared<PretrainedConfig>(config));
   model->post_init();
   return model;
-  // Hook ids by module, so the hooks can be removed (ids are unique: a module destroyed since
-  // and another at its address simply does not have the id).
-  std::vector<std::pair<nn::Module*, std::size_t>> memory_hooks_;
-  std::pair<nn::Module*, std::size_t> require_grads_hook_{nullptr, 0};
 }
 
 }  // namespace hfcpp
