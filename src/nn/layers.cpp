@@ -68,10 +68,10 @@ RMSNorm::RMSNorm(std::int64_t dim, double eps) : eps(eps) {
 }
 
 at::Tensor RMSNorm::forward(const at::Tensor& x) const {
+  ForwardScope hooks(*this);
   const auto input_dtype = x.scalar_type();
   at::Tensor h = x.to(at::kFloat);
   const at::Tensor variance = h.pow(2).mean(-1, /*keepdim=*/true);
-  ForwardScope hooks(*this);
   h = h * at::rsqrt(variance + eps);
   return hooks.output(weight() * h.to(input_dtype));
 }
