@@ -77,6 +77,7 @@ void PickleWriter::integer(std::int64_t value) {
 
 void PickleWriter::boolean(bool value) { out_.push_back(value ? '\x88' : '\x89'); }
 void PickleWriter::empty_tuple() { out_.push_back(')'); }
+void PickleWriter::empty_dict() { out_.push_back('}'); }
 void PickleWriter::mark() { out_.push_back('('); }
 
 void PickleWriter::begin_tuple(std::size_t size) {

@@ -26,6 +26,7 @@ class PickleWriter {
   void integer(std::int64_t value);
   void boolean(bool value);
   void empty_tuple();
+  void empty_dict();
   void mark();
   // Closes a tuple of `size` items: TUPLE1-3 for short ones (no MARK), TUPLE after a MARK for
   // longer ones, EMPTY_TUPLE for none. Non-empty tuples are memoized as Python does.

@@ -47,11 +47,15 @@ struct StorageToWrite {
 
 class StateDictPickler {
  public:
-  void save(const StateDict& state_dict) {
-    p_.global("collections", "OrderedDict");
-    p_.put("global collections.OrderedDict");
-    p_.empty_tuple();
-    p_.reduce();
+  void save(const StateDict& state_dict, bool ordered_dict) {
+    if (ordered_dict) {
+      p_.global("collections", "OrderedDict");
+      p_.put("global collections.OrderedDict");
+      p_.empty_tuple();
+      p_.reduce();
+    } else {
+      p_.empty_dict();
+    }
     p_.put_new();
     const auto& items = state_dict.items();
     for (std::size_t start = 0; start < items.size(); start += kBatchSize) {
@@ -164,14 +168,14 @@ std::string archive_prefix(const std::filesystem::path& path) {
 void save_torch_bin(const StateDict& state_dict, const std::filesystem::path& path,
                     const TorchBinSaveOptions& options) {
   StateDictPickler pickler;
-  pickler.save(state_dict);
+  pickler.save(state_dict, options.ordered_dict);
   const std::string pickle = pickler.finish();
 
   // Records in torch's order: data.pkl, the storages sorted by key as strings, then version.
   auto& storages = pickler.storages();
   std::sort(storages.begin(), storages.end(),
             [](const StorageToWrite& a, const StorageToWrite& b) { return a.key < b.key; });
-  const std::string prefix = archive_prefix(path);
+  const std::string prefix = archive_prefix(options.final_name.empty() ? path : options.final_name);
   FileWriter out(path);
   ZipWriter zip(out, options.zip64);
   zip.add(prefix + "/data.pkl", pickle);

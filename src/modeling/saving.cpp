@@ -179,7 +179,7 @@ void PreTrainedModel::save_pretrained(const std::filesystem::path& folder, const
     } else {
       StateDict shard;
       for (const auto& key : keys) shard.insert(key, state_dict[key]);
-      save_torch_bin(shard, tmp);
+      save_torch_bin(shard, tmp, {.ordered_dict = false, .final_name = file});
     }
   }
   const std::string index_name =

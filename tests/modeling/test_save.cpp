@@ -72,6 +72,36 @@ TEST(SavePretrained, Bf16RoundTripIsExact) {
               read_file(data_path("bert/BertForMaskedLM/formats/bf16/model.safetensors")));
 }
 
+// .bin saves (safe_serialization = false): Python keeps the tied duplicates in .bin files, and so
+// do we; the bytes equal torch.save's, single and sharded, and the round trip is exact.
+TEST(SavePretrained, BinFilesEqualWhatPythonWroteAndRoundTrip) {
+  auto model = from_pretrained<BertForMaskedLM>(data_path("bert/BertForMaskedLM/ckpt"));
+  TempDir dir;
+  model->save_pretrained(dir / "single", {.safe_serialization = false});
+  const auto python = data_path("bert/BertForMaskedLM/formats");
+  EXPECT_TRUE(read_file(dir / "single" / "pytorch_model.bin") == read_file(python / "bin" / "pytorch_model.bin"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "single" / "model.safetensors"));
+  expect_same_state(*model, *from_pretrained<BertForMaskedLM>(dir / "single"));
+
+  model->save_pretrained(dir / "sharded", {.safe_serialization = false, .max_shard_size = "20KB"});
+  EXPECT_EQ(read_file(dir / "sharded" / "pytorch_model.bin.index.json"),
+            read_file(python / "sharded_bin" / "pytorch_model.bin.index.json"));
+  for (int i = 1; i <= 5; ++i) {
+    const std::string name = "pytorch_model-0000" + std::to_string(i) + "-of-00005.bin";
+    EXPECT_TRUE(read_file(dir / "sharded" / name) == read_file(python / "sharded_bin" / name)) << name;
+  }
+  expect_same_state(*model, *from_pretrained<BertForMaskedLM>(dir / "sharded"));
+}
+
+TEST(SavePretrained, Bf16BinRoundTripIsExact) {
+  auto model = from_pretrained<BertForMaskedLM>(data_path("bert/BertForMaskedLM/ckpt"), {.torch_dtype = "bfloat16"});
+  TempDir dir;
+  model->save_pretrained(dir.path(), {.safe_serialization = false, .max_shard_size = "30KB"});
+  auto reloaded = from_pretrained<BertForMaskedLM>(dir.path(), {.torch_dtype = "auto"});
+  EXPECT_EQ(reloaded->dtype(), at::kBFloat16);
+  expect_same_state(*model, *reloaded);
+}
+
 TEST(SavePretrained, VariantNames) {
   auto model = from_pretrained<BertForMaskedLM>(data_path("bert/BertForMaskedLM/ckpt"));
   TempDir dir;

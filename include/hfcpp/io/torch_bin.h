@@ -131,6 +131,12 @@ class TorchBinFile {
 // in which case no file is left behind.
 struct TorchBinSaveOptions {
   Zip64Mode zip64 = Zip64Mode::kWhenNeeded;
+  // true: the pickle holds an OrderedDict, as torch.save(model.state_dict()) writes. false: a plain
+  // dict, as save_pretrained writes (it saves {name: tensor} dicts of each shard).
+  bool ordered_dict = true;
+  // The file's final name when `path` is a temporary file renamed later: torch names the archive's
+  // top folder after the file name, so the bytes depend on it.
+  std::filesystem::path final_name;
 };
 void save_torch_bin(const StateDict& state_dict, const std::filesystem::path& path,
                     const TorchBinSaveOptions& options = {});
