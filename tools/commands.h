@@ -12,5 +12,10 @@ namespace hfcpp::cli {
 void add_inspect_command(CLI::App& app);
 void add_convert_command(CLI::App& app);
 void add_demo_command(CLI::App& app);
+void add_generate_command(CLI::App& app);
+void add_forward_command(CLI::App& app);
+void add_info_command(CLI::App& app);
+void add_encode_command(CLI::App& app);
+void add_decode_command(CLI::App& app);
 
 }  // namespace hfcpp::cli

@@ -32,6 +32,11 @@ int main(int argc, char** argv) {
   hfcpp::cli::add_inspect_command(app);
   hfcpp::cli::add_convert_command(app);
   hfcpp::cli::add_demo_command(app);
+  hfcpp::cli::add_generate_command(app);
+  hfcpp::cli::add_forward_command(app);
+  hfcpp::cli::add_info_command(app);
+  hfcpp::cli::add_encode_command(app);
+  hfcpp::cli::add_decode_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

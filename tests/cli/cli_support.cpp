@@ -44,4 +44,21 @@ std::vector<std::string> folder_listing(const std::filesystem::path& folder) {
   return names;
 }
 
+::testing::AssertionResult is_one_line_error(const CliResult& result, const std::string& message) {
+  const std::string expected = "hfcpp: error: " + message + "\n";
+  if (result.exit_code == 0 || !result.out.empty() || result.err != expected)
+    return ::testing::AssertionFailure() << "exit code " << result.exit_code << ", stdout \"" << result.out
+                                         << "\", stderr \"" << result.err << "\"; expected stderr \"" << expected << "\"";
+  return ::testing::AssertionSuccess();
+}
+
+::testing::AssertionResult is_one_line_error_starting(const CliResult& result, const std::string& message_start) {
+  const std::string start = "hfcpp: error: " + message_start;
+  if (result.exit_code == 0 || !result.out.empty() || result.err.rfind(start, 0) != 0 ||
+      std::count(result.err.begin(), result.err.end(), '\n') != 1 || result.err.back() != '\n')
+    return ::testing::AssertionFailure() << "exit code " << result.exit_code << ", stdout \"" << result.out
+                                         << "\", stderr \"" << result.err << "\"; expected one line starting \"" << start << "\"";
+  return ::testing::AssertionSuccess();
+}
+
 }  // namespace hfcpp::testing

@@ -1,6 +1,8 @@
 // Helpers for running the hfcpp tool in tests.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -21,5 +23,11 @@ std::vector<std::string> squeezed_lines(const std::string& text);
 
 // Files (not folders) directly in `folder`, sorted; folders are listed with a trailing '/'.
 std::vector<std::string> folder_listing(const std::filesystem::path& folder);
+
+// A failed run as the tool reports one: non-zero exit, nothing on stdout, and exactly the line
+// "hfcpp: error: <message>" on stderr.
+::testing::AssertionResult is_one_line_error(const CliResult& result, const std::string& message);
+// The same, for messages whose end lists things that grow (registered classes, ...).
+::testing::AssertionResult is_one_line_error_starting(const CliResult& result, const std::string& message_start);
 
 }  // namespace hfcpp::testing
