@@ -12,6 +12,7 @@
 #include "hfcpp/generation/attention_masks.h"
 #include "hfcpp/logging.h"
 #include "hfcpp/nn/attention.h"
+#include "../decoder_cache.h"
 
 namespace hfcpp {
 
@@ -243,18 +244,8 @@ ModelOutput GPT2Model::forward(const ModelInputs& inputs) {
   const auto device = hidden.device();
 
   const bool checkpointing = gradient_checkpointing && is_training();
-  bool use_cache = inputs.use_cache.value_or(config().use_cache());
-  if (checkpointing && use_cache) {
-    logging::warning_once("`use_cache=True` is incompatible with gradient checkpointing. Setting `use_cache=False`.");
-    use_cache = false;
-  }
-  std::shared_ptr<Cache> cache = inputs.past_key_values;
-  if (!cache && use_cache) cache = std::make_shared<DynamicCache>();
-  const std::int64_t past = cache ? cache->get_seq_length() : 0;
-  const at::Tensor cache_position =
-      inputs.cache_position.defined()
-          ? inputs.cache_position.to(device)
-          : at::arange(past, past + seq, at::TensorOptions().dtype(at::kLong).device(device));
+  auto [cache, past, cache_position] =
+      detail::prepare_decoder_cache(inputs, config().use_cache(), checkpointing, seq, device);
   // Keys the layers attend over: the cached ones and these (a static cache: all its slots).
   const std::int64_t key_length = cache && cache->get_max_length() ? *cache->get_max_length() : past + seq;
   const std::int64_t max_positions = config().get<std::int64_t>("max_position_embeddings");

@@ -11,6 +11,7 @@
 #include "hfcpp/logging.h"
 #include "hfcpp/nn/attention.h"
 #include "llama_decode.h"
+#include "../decoder_cache.h"
 
 namespace hfcpp {
 namespace {
@@ -234,18 +235,8 @@ ModelOutput LlamaModel::forward(const ModelInputs& inputs) {
   const auto device = hidden.device();
 
   const bool checkpointing = gradient_checkpointing && is_training();
-  bool use_cache = inputs.use_cache.value_or(config().use_cache());
-  if (checkpointing && use_cache) {
-    logging::warning_once("`use_cache=True` is incompatible with gradient checkpointing. Setting `use_cache=False`.");
-    use_cache = false;
-  }
-  std::shared_ptr<Cache> cache = inputs.past_key_values;
-  if (!cache && use_cache) cache = std::make_shared<DynamicCache>();
-  const std::int64_t past = cache ? cache->get_seq_length() : 0;
-  const at::Tensor cache_position =
-      inputs.cache_position.defined()
-          ? inputs.cache_position.to(device)
-          : at::arange(past, past + seq, at::TensorOptions().dtype(at::kLong).device(device));
+  auto [cache, past, cache_position] =
+      detail::prepare_decoder_cache(inputs, config().use_cache(), checkpointing, seq, device);
   const at::Tensor position_ids = inputs.position_ids.defined() ? inputs.position_ids.to(device) : cache_position.unsqueeze(0);
 
   const bool attentions = want_attentions(inputs);
