@@ -4,6 +4,24 @@
 
 namespace hfcpp {
 
+ModelInputs ModelInputs::for_base_model() const {
+  ModelInputs base = *this;
+  base.labels = at::Tensor();
+  base.next_sentence_label = at::Tensor();
+  base.start_positions = at::Tensor();
+  base.end_positions = at::Tensor();
+  base.mc_token_ids = at::Tensor();
+  base.mc_labels = at::Tensor();
+  base.num_logits_to_keep = 0;
+  return base;
+}
+
+void ModelOutput::copy_base_extras(const ModelOutput& base) {
+  past_key_values = base.past_key_values;
+  if (const Field* states = base.find("hidden_states")) set_tuple("hidden_states", states->tuple);
+  if (const Field* weights = base.find("attentions")) set_tuple("attentions", weights->tuple);
+}
+
 void ModelOutput::set(std::string name, at::Tensor value) {
   for (auto& field : fields_)
     if (field.name == name) {

@@ -40,6 +40,10 @@ struct ModelInputs {
   // nullopt: the config's output_attentions / output_hidden_states decide.
   std::optional<bool> output_attentions;
   std::optional<bool> output_hidden_states;
+
+  // These inputs for a head model's base model: the head's own inputs (labels, mc_labels,
+  // mc_token_ids, next_sentence_label, start/end positions) dropped, every logit position kept.
+  ModelInputs for_base_model() const;
 };
 
 class ModelOutput {
@@ -64,6 +68,9 @@ class ModelOutput {
   std::vector<std::pair<std::string, at::Tensor>> flatten() const;
 
   std::shared_ptr<Cache> past_key_values;
+
+  // A head model's output takes its base model's cache, hidden_states and attentions.
+  void copy_base_extras(const ModelOutput& base);
 
  private:
   struct Field {

@@ -27,18 +27,6 @@ ModelClassInfo with_tied_lm_head(ModelClassInfo info, bool can_generate) {
   return info;
 }
 
-// Copies the base model's optional outputs into a head model's output.
-void forward_extras(const ModelOutput& base, ModelOutput& out) {
-  if (base.has("hidden_states")) out.set_tuple("hidden_states", base.hidden_states());
-  if (base.has("attentions")) out.set_tuple("attentions", base.attentions());
-}
-
-ModelInputs without_labels(const ModelInputs& inputs) {
-  ModelInputs base = inputs;
-  base.labels = at::Tensor();
-  return base;
-}
-
 }  // namespace
 
 // --- BertModel ---
@@ -129,7 +117,7 @@ BertForPreTraining::BertForPreTraining(std::shared_ptr<PretrainedConfig> config)
 
 ModelOutput BertForPreTraining::forward(const ModelInputs& inputs) {
   nn::ForwardScope hooks(*this);
-  const ModelOutput base = bert->forward(without_labels(inputs));
+  const ModelOutput base = bert->forward(inputs.for_base_model());
   ModelOutput out;
   const at::Tensor prediction = cls->predictions->forward(base.last_hidden_state());
   const at::Tensor relationship = cls->seq_relationship->forward(base.get("pooler_output"));
@@ -138,7 +126,7 @@ ModelOutput BertForPreTraining::forward(const ModelInputs& inputs) {
                         detail::cross_entropy(relationship, inputs.next_sentence_label));
   out.set("prediction_logits", prediction);
   out.set("seq_relationship_logits", relationship);
-  forward_extras(base, out);
+  out.copy_base_extras(base);
   return out;
 }
 
@@ -162,12 +150,12 @@ BertForMaskedLM::BertForMaskedLM(std::shared_ptr<PretrainedConfig> config)
 
 ModelOutput BertForMaskedLM::forward(const ModelInputs& inputs) {
   nn::ForwardScope hooks(*this);
-  const ModelOutput base = bert->forward(without_labels(inputs));
+  const ModelOutput base = bert->forward(inputs.for_base_model());
   const at::Tensor logits = cls->predictions->forward(base.last_hidden_state());
   ModelOutput out;
   if (inputs.labels.defined()) out.set("loss", detail::cross_entropy(logits, inputs.labels));
   out.set("logits", logits);
-  forward_extras(base, out);
+  out.copy_base_extras(base);
   return out;
 }
 
@@ -195,12 +183,12 @@ BertForSequenceClassification::BertForSequenceClassification(std::shared_ptr<Pre
 
 ModelOutput BertForSequenceClassification::forward(const ModelInputs& inputs) {
   nn::ForwardScope hooks(*this);
-  const ModelOutput base = bert->forward(without_labels(inputs));
+  const ModelOutput base = bert->forward(inputs.for_base_model());
   const at::Tensor logits = classifier->forward(dropout->forward(base.get("pooler_output")));
   ModelOutput out;
   if (inputs.labels.defined()) out.set("loss", detail::sequence_classification_loss(config(), logits, inputs.labels));
   out.set("logits", logits);
-  forward_extras(base, out);
+  out.copy_base_extras(base);
   return out;
 }
 
@@ -222,12 +210,12 @@ BertForTokenClassification::BertForTokenClassification(std::shared_ptr<Pretraine
 
 ModelOutput BertForTokenClassification::forward(const ModelInputs& inputs) {
   nn::ForwardScope hooks(*this);
-  const ModelOutput base = bert->forward(without_labels(inputs));
+  const ModelOutput base = bert->forward(inputs.for_base_model());
   const at::Tensor logits = classifier->forward(dropout->forward(base.last_hidden_state()));
   ModelOutput out;
   if (inputs.labels.defined()) out.set("loss", detail::cross_entropy(logits, inputs.labels));
   out.set("logits", logits);
-  forward_extras(base, out);
+  out.copy_base_extras(base);
   return out;
 }
 
@@ -248,7 +236,7 @@ BertForQuestionAnswering::BertForQuestionAnswering(std::shared_ptr<PretrainedCon
 
 ModelOutput BertForQuestionAnswering::forward(const ModelInputs& inputs) {
   nn::ForwardScope hooks(*this);
-  const ModelOutput base = bert->forward(without_labels(inputs));
+  const ModelOutput base = bert->forward(inputs.for_base_model());
   const at::Tensor logits = qa_outputs->forward(base.last_hidden_state());
   auto parts = logits.split(1, -1);
   const at::Tensor start = parts[0].squeeze(-1).contiguous();
@@ -263,7 +251,7 @@ ModelOutput BertForQuestionAnswering::forward(const ModelInputs& inputs) {
   }
   out.set("start_logits", start);
   out.set("end_logits", end);
-  forward_extras(base, out);
+  out.copy_base_extras(base);
   return out;
 }
 

@@ -19,22 +19,6 @@ ModelClassInfo gpt2_head_class(std::string name, bool can_generate, bool tied_lm
   return info;
 }
 
-ModelInputs base_inputs(const ModelInputs& inputs) {
-  ModelInputs base = inputs;
-  base.labels = at::Tensor();
-  base.mc_labels = at::Tensor();
-  base.mc_token_ids = at::Tensor();
-  base.num_logits_to_keep = 0;
-  return base;
-}
-
-// Copies the base model's optional outputs into a head model's output.
-void forward_extras(const ModelOutput& base, ModelOutput& out) {
-  out.past_key_values = base.past_key_values;
-  if (base.has("hidden_states")) out.set_tuple("hidden_states", base.hidden_states());
-  if (base.has("attentions")) out.set_tuple("attentions", base.attentions());
-}
-
 // Next-token loss: logits at position t predict labels at t + 1.
 at::Tensor shifted_lm_loss(const at::Tensor& logits, const at::Tensor& labels) {
   const at::Tensor shift_logits = logits.narrow(-2, 0, logits.size(-2) - 1).contiguous();
@@ -67,12 +51,12 @@ GPT2LMHeadModel::GPT2LMHeadModel(std::shared_ptr<PretrainedConfig> config)
 
 ModelOutput GPT2LMHeadModel::forward(const ModelInputs& inputs) {
   nn::ForwardScope hooks(*this);
-  const ModelOutput base = transformer->forward(base_inputs(inputs));
+  const ModelOutput base = transformer->forward(inputs.for_base_model());
   const at::Tensor logits = lm_head->forward(last_positions(base.last_hidden_state(), inputs.num_logits_to_keep));
   ModelOutput out;
   if (inputs.labels.defined()) out.set("loss", shifted_lm_loss(logits, inputs.labels));
   out.set("logits", logits);
-  forward_extras(base, out);
+  out.copy_base_extras(base);
   return out;
 }
 
@@ -103,7 +87,7 @@ GPT2DoubleHeadsModel::GPT2DoubleHeadsModel(std::shared_ptr<PretrainedConfig> con
 
 ModelOutput GPT2DoubleHeadsModel::forward(const ModelInputs& inputs) {
   nn::ForwardScope hooks(*this);
-  const ModelOutput base = transformer->forward(base_inputs(inputs));
+  const ModelOutput base = transformer->forward(inputs.for_base_model());
   const at::Tensor& hidden = base.last_hidden_state();
   const at::Tensor lm_logits = lm_head->forward(hidden);
   const at::Tensor mc_logits = multiple_choice_head->forward(hidden, inputs.mc_token_ids).squeeze(-1);
@@ -113,7 +97,7 @@ ModelOutput GPT2DoubleHeadsModel::forward(const ModelInputs& inputs) {
     out.set("mc_loss", detail::cross_entropy(mc_logits.reshape({-1, mc_logits.size(-1)}), inputs.mc_labels));
   out.set("logits", lm_logits);
   out.set("mc_logits", mc_logits);
-  forward_extras(base, out);
+  out.copy_base_extras(base);
   return out;
 }
 
@@ -134,13 +118,13 @@ GPT2ForSequenceClassification::GPT2ForSequenceClassification(std::shared_ptr<Pre
 
 ModelOutput GPT2ForSequenceClassification::forward(const ModelInputs& inputs) {
   nn::ForwardScope hooks(*this);
-  const ModelOutput base = transformer->forward(base_inputs(inputs));
+  const ModelOutput base = transformer->forward(inputs.for_base_model());
   const at::Tensor logits = score->forward(base.last_hidden_state());
   const at::Tensor pooled = pool_before_first_pad(logits, inputs.input_ids, config().pad_token_id(), class_info().name);
   ModelOutput out;
   if (inputs.labels.defined()) out.set("loss", detail::sequence_classification_loss(config(), pooled, inputs.labels));
   out.set("logits", pooled);
-  forward_extras(base, out);
+  out.copy_base_extras(base);
   return out;
 }
 

@@ -27,19 +27,6 @@ ModelClassInfo renamed_base(std::string name, std::string model_type, std::strin
   return info;
 }
 
-ModelInputs base_inputs(const ModelInputs& inputs) {
-  ModelInputs base = inputs;
-  base.labels = at::Tensor();
-  base.num_logits_to_keep = 0;
-  return base;
-}
-
-void forward_extras(const ModelOutput& base, ModelOutput& out) {
-  out.past_key_values = base.past_key_values;
-  if (base.has("hidden_states")) out.set_tuple("hidden_states", base.hidden_states());
-  if (base.has("attentions")) out.set_tuple("attentions", base.attentions());
-}
-
 }  // namespace
 
 // --- LlamaForCausalLM ---
@@ -60,7 +47,7 @@ LlamaForCausalLM::LlamaForCausalLM(std::shared_ptr<PretrainedConfig> config, con
 
 ModelOutput LlamaForCausalLM::forward(const ModelInputs& inputs) {
   nn::ForwardScope hooks(*this);
-  const ModelOutput base = model->forward(base_inputs(inputs));
+  const ModelOutput base = model->forward(inputs.for_base_model());
   at::Tensor hidden = base.last_hidden_state();
   // Only the positions whose logits are wanted go through the LM head (generate keeps one).
   if (inputs.num_logits_to_keep > 0 && inputs.num_logits_to_keep < hidden.size(1))
@@ -76,7 +63,7 @@ ModelOutput LlamaForCausalLM::forward(const ModelInputs& inputs) {
     out.set("loss", detail::cross_entropy(shift_logits, shift_labels));
   }
   out.set("logits", logits);
-  forward_extras(base, out);
+  out.copy_base_extras(base);
   return out;
 }
 
@@ -100,14 +87,14 @@ LlamaForSequenceClassification::LlamaForSequenceClassification(std::shared_ptr<P
 
 ModelOutput LlamaForSequenceClassification::forward(const ModelInputs& inputs) {
   nn::ForwardScope hooks(*this);
-  const ModelOutput base = model->forward(base_inputs(inputs));
+  const ModelOutput base = model->forward(inputs.for_base_model());
   const at::Tensor logits = score->forward(base.last_hidden_state());
   const at::Tensor pooled =
       pool_before_first_pad(logits, inputs.input_ids, config().pad_token_id(), PreTrainedModel::class_info().name);
   ModelOutput out;
   if (inputs.labels.defined()) out.set("loss", detail::sequence_classification_loss(config(), pooled, inputs.labels));
   out.set("logits", pooled);
-  forward_extras(base, out);
+  out.copy_base_extras(base);
   return out;
 }
 
