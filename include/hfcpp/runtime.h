@@ -16,6 +16,7 @@ struct ThreadConfig {
   // Who chose: "auto" (configure_threads' policy), "OMP_NUM_THREADS" (the environment) or "user"
   // (set_threads).
   std::string source;
+  int kernel_threads = 1;  // kernel_threads()
 };
 
 // The policy, applied once (later calls return the configuration in force):
@@ -23,8 +24,9 @@ struct ThreadConfig {
 //  - OPENBLAS_NUM_THREADS (or GOTO_NUM_THREADS) set: OpenBLAS keeps the size it read from it;
 //  - set_threads() called before: kept;
 //  - else: OpenBLAS gets every core and torch's pool one thread, so matmuls (the bulk of the work)
-//    run in parallel while no second pool spins against them. Measured in bench/bench_decode.cpp
-//    and scripts/bench_threads.sh; the numbers are in the commit that set this policy.
+//    run in parallel while no second pool spins against them; hfcpp's own kernels still use every
+//    core (kernel_threads). Measured in bench/bench_decode.cpp and scripts/bench_threads.sh; the
+//    numbers are in the commits that set this policy.
 ThreadConfig configure_threads();
 
 // Explicit sizes (a value < 1 leaves that pool as it is); wins over configure_threads().
@@ -35,6 +37,12 @@ ThreadConfig current_thread_config();
 
 // "torch 1, OpenBLAS 2, OMP_WAIT_POLICY unset (auto)": for benchmark tables and logs.
 std::string describe(const ThreadConfig& config);
+
+// Threads of hfcpp's own CPU kernels (the fused attention, the decoding kernels): every core under
+// configure_threads' auto policy, where torch's pool has one thread (these kernels run between
+// matmuls, never beside OpenBLAS's threads, and single-threaded they use half the memory bandwidth
+// of two cores); else torch's intra-op count, as the user or OMP_NUM_THREADS set it.
+int kernel_threads();
 
 // Number of cores this process may run on (sched_getaffinity), at least 1.
 int available_cores();

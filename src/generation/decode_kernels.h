@@ -10,6 +10,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <string>
+#include <vector>
 
 namespace hfcpp::detail::decode {
 
@@ -17,6 +18,17 @@ namespace hfcpp::detail::decode {
 // x [M, K] (M small: the batch), w [N, K] contiguous (a Linear weight), out [M, N]; residual may
 // alias out.
 void linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias, const at::Tensor& residual, at::Tensor& out);
+
+// One matrix of linear_many: undefined bias or residual for none.
+struct Projection {
+  const at::Tensor& weight;
+  const at::Tensor& bias;
+  const at::Tensor& residual;
+  at::Tensor& out;
+};
+// linear() of one x through several matrices of one dtype (q, k and v; gate and up) in a single
+// parallel pass: one thread hand-off instead of one per matrix.
+void linear_many(const at::Tensor& x, const std::vector<Projection>& projections);
 
 // Llama's RMSNorm of each row of x [M, K]: w * (x * rsqrt(mean(x^2) + eps)), computed in float32
 // with the normalised value rounded to x's dtype before the weight multiplies it.

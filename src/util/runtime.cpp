@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 #include <sched.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <mutex>
 
@@ -34,6 +35,9 @@ std::string& chosen_by() {
   return source;
 }
 
+// kernel_threads() as set by the policy; 0 follows torch's pool. Read on every kernel call.
+std::atomic<int> own_kernel_threads{0};
+
 int positive_env_int(const char* name) {
   const char* value = std::getenv(name);
   if (value == nullptr || *value == '\0') return 0;
@@ -63,12 +67,19 @@ ThreadConfig current_thread_config() {
   const char* policy = std::getenv("OMP_WAIT_POLICY");
   config.omp_wait_policy = policy != nullptr ? policy : "";
   config.source = chosen_by();
+  config.kernel_threads = kernel_threads();
   return config;
+}
+
+int kernel_threads() {
+  const int own = own_kernel_threads.load(std::memory_order_relaxed);
+  return own > 0 ? own : at::get_num_threads();
 }
 
 ThreadConfig set_threads(int torch_threads, int blas_threads) {
   std::lock_guard lock(config_mutex());
   apply(torch_threads, blas_threads);
+  own_kernel_threads = 0;
   chosen_by() = "user";
   return current_thread_config();
 }
@@ -83,6 +94,7 @@ ThreadConfig configure_threads() {
     chosen_by() = "OMP_NUM_THREADS";
   } else {
     apply(1, blas_from_env ? 0 : available_cores());
+    own_kernel_threads = available_cores();
     chosen_by() = "auto";
   }
   const ThreadConfig config = current_thread_config();
@@ -93,6 +105,7 @@ ThreadConfig configure_threads() {
 std::string describe(const ThreadConfig& config) {
   std::string text = "torch " + std::to_string(config.torch_threads) + ", OpenBLAS " +
                      (config.blas_threads > 0 ? std::to_string(config.blas_threads) : std::string("absent")) +
+                     ", hfcpp kernels " + std::to_string(config.kernel_threads) +
                      ", OMP_WAIT_POLICY " + (config.omp_wait_policy.empty() ? "unset" : config.omp_wait_policy);
   if (!config.source.empty()) text += " (" + config.source + ")";
   return text;

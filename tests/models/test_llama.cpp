@@ -153,7 +153,9 @@ TEST(Llama, MistralAndQwen2ShapedCheckpoints) {
   c10::NoGradGuard no_grad;
   ModelInputs inputs;
   inputs.input_ids = at::tensor({1, 5, 9, 3, 7}, at::kLong).view({1, 5});
-  EXPECT_TRUE(tensors_close(loaded->forward(inputs).logits(), qwen->forward(inputs).logits(), 0));
+  // Not bit-equal: the reloaded weights are views of the mapped file, off 64-byte boundaries, and
+  // the LM head's few-row kernel aligns its loads to the weight, which regroups the float32 sums.
+  EXPECT_TRUE(tensors_close(loaded->forward(inputs).logits(), qwen->forward(inputs).logits(), 1e-6));
   EXPECT_EQ(AutoModel.from_pretrained(dir.path())->class_info().name, "Qwen2Model");
 
   // Mistral: keys further back than the window are hidden.

@@ -43,6 +43,25 @@ void project(const nn::Linear& linear, const at::Tensor& x, at::Tensor& out, con
   detail::decode::linear(x.view({x.size(0), -1}), linear.weight(), bias ? *bias : at::Tensor(), residual, rows_out);
 }
 
+// Several projections of the same x ([batch, features]) in one pass of the kernel.
+void project_all(const at::Tensor& x, std::initializer_list<std::pair<const nn::Linear*, at::Tensor*>> targets) {
+  std::vector<at::Tensor> rows_out, biases;
+  rows_out.reserve(targets.size());
+  biases.reserve(targets.size());
+  for (const auto& [linear, out] : targets) {
+    rows_out.push_back(out->view({out->size(0), -1}));
+    biases.push_back(linear->bias() ? *linear->bias() : at::Tensor());
+  }
+  const at::Tensor none;
+  std::vector<detail::decode::Projection> projections;
+  std::size_t i = 0;
+  for (const auto& target : targets) {
+    projections.push_back({target.first->weight(), biases[i], none, rows_out[i]});
+    ++i;
+  }
+  detail::decode::linear_many(x, projections);
+}
+
 }  // namespace
 
 at::Tensor LlamaModel::decode_layers(at::Tensor hidden, const at::Tensor& cos, const at::Tensor& sin,
@@ -62,9 +81,7 @@ at::Tensor LlamaModel::decode_layers(at::Tensor hidden, const at::Tensor& cos, c
     at::Tensor q = at::empty({batch, heads, head_dim}, options);
     at::Tensor key = at::empty({batch, kv_heads, head_dim}, options);
     at::Tensor value = at::empty({batch, kv_heads, head_dim}, options);
-    project(*attn.q_proj, normed, q);
-    project(*attn.k_proj, normed, key);
-    project(*attn.v_proj, normed, value);
+    project_all(normed, {{attn.q_proj.get(), &q}, {attn.k_proj.get(), &key}, {attn.v_proj.get(), &value}});
     k::rotary(q, cos_rows, sin_rows);
     k::rotary(key, cos_rows, sin_rows);
     auto [keys, values] = cache.update(key.unsqueeze(2), value.unsqueeze(2), attn.layer_idx, cache_position);
@@ -79,8 +96,7 @@ at::Tensor LlamaModel::decode_layers(at::Tensor hidden, const at::Tensor& cos, c
     const std::int64_t intermediate = mlp.gate_proj->out_features();
     at::Tensor gate = at::empty({batch, intermediate}, options);
     at::Tensor up = at::empty({batch, intermediate}, options);
-    project(*mlp.gate_proj, normed, gate);
-    project(*mlp.up_proj, normed, up);
+    project_all(normed, {{mlp.gate_proj.get(), &gate}, {mlp.up_proj.get(), &up}});
     k::silu_mul(gate, up, gate);
     project(*mlp.down_proj, gate, hidden, hidden);
   }
