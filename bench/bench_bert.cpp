@@ -1,7 +1,7 @@
 // BERT: from_pretrained of a BERT-large-sized checkpoint against reading its bytes, and the
 // BERT-base forward against the same computation written in plain libtorch ops.
 //
-//   bench_bert [--dir DIR] [--runs N]
+//   bench_bert [--dir DIR] [--runs N] [--page-cache hfcpp|read]
 //
 // Generates once (reused afterwards) in DIR a random BERT-large BertForMaskedLM (hidden 1024,
 // 24 layers, 16 heads, intermediate 4096, vocab 30522; 1.34 GB fp32 safetensors). Each timed case
@@ -136,12 +136,13 @@ int run_case(const std::string& name, const fs::path& folder) {
 int main(int argc, char** argv) {
   fs::path dir = "/tmp/hfcpp-bench";
   int runs = 5;
-  std::string child_case;
+  std::string child_case, page_cache = "hfcpp";
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--dir" && i + 1 < argc) dir = argv[++i];
     else if (arg == "--runs" && i + 1 < argc) runs = std::atoi(argv[++i]);
     else if (arg == "--case" && i + 1 < argc) child_case = argv[++i];
+    else if (arg == "--page-cache" && i + 1 < argc) page_cache = argv[++i];
   }
   const fs::path folder = dir / "bert-large-mlm";
   if (!child_case.empty()) return run_case(child_case, folder);
@@ -159,6 +160,7 @@ int main(int argc, char** argv) {
   };
   std::vector<Row> rows;
   std::vector<double> cats;
+  hfcpp::bench::refill_page_cache({weights}, page_cache);
   for (int r = 0; r < runs; ++r) {
     hfcpp::bench::cat_seconds(weights);
     cats.push_back(hfcpp::bench::cat_seconds(weights));
@@ -188,7 +190,10 @@ int main(int argc, char** argv) {
   }
 
   std::cout << "\nBERT benchmarks: checkpoint " << weights << " (" << gib * 1024 << " MiB)\n"
-            << "command: " << argv[0] << " --dir " << dir.string() << " --runs " << runs << "\n"
+            << "command: " << argv[0] << " --dir " << dir.string() << " --runs " << runs
+            << (page_cache == "hfcpp" ? "" : " --page-cache " + page_cache) << "\n"
+            << "page cache: the file dropped, then read back through " << (page_cache == "hfcpp" ? "hfcpp's mapping" : "read()")
+            << "\n"
             << "threads: torch " << at::get_num_threads() << ", " << hfcpp::bench::thread_settings() << "\n\n"
             << "| case | seconds (median of " << runs << ") | peak RSS growth MiB |\n|---|---|---|\n";
   for (const auto& row : rows) {

@@ -1,6 +1,6 @@
 // Loading a ~2 GB checkpoint through open_tensor_source() against `cat FILE >/dev/null`.
 //
-//   bench_load [--dir DIR] [--runs N] [--layers L]
+//   bench_load [--dir DIR] [--runs N] [--layers L] [--page-cache hfcpp|read]
 //
 // Generates (once, reused afterwards) a Llama-shaped fp32 checkpoint in DIR as one safetensors
 // file, 500 MB safetensors shards and (when this build writes .bin) one pytorch_model.bin. Then,
@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "hfcpp/dtype.h"
+#include "common/bench_util.h"
 #include "hfcpp/io/safetensors.h"
 #include "hfcpp/io/tensor_source.h"
 #include "hfcpp/modeling/convert.h"
@@ -299,12 +300,14 @@ int main(int argc, char** argv) {
 
   fs::path dir = "/tmp/hfcpp-bench-load";
   int runs = 5, layers = 7;
+  std::string page_cache = "hfcpp";
   for (std::size_t i = 0; i + 1 < args.size(); i += 2) {
     if (args[i] == "--dir") dir = args[i + 1];
     else if (args[i] == "--runs") runs = std::stoi(args[i + 1]);
     else if (args[i] == "--layers") layers = std::stoi(args[i + 1]);
+    else if (args[i] == "--page-cache" && (args[i + 1] == "hfcpp" || args[i + 1] == "read")) page_cache = args[i + 1];
     else {
-      std::cerr << "usage: bench_load [--dir DIR] [--runs N] [--layers L]\n";
+      std::cerr << "usage: bench_load [--dir DIR] [--runs N] [--layers L] [--page-cache hfcpp|read]\n";
       return 2;
     }
   }
@@ -318,6 +321,7 @@ int main(int argc, char** argv) {
     for (const auto& f : c.files) cat.push_back(f.string());
     std::map<std::string, std::vector<double>> times, peaks, growths;
     double min_residency = 1.0;
+    hfcpp::bench::refill_page_cache(c.files, page_cache);
     const std::vector<std::string> methods = {"cat", "view+touch", "view+sum", "clone+touch"};
     // Methods interleaved run by run, so drift on the host affects all alike.
     for (int run = 0; run < runs; ++run)
@@ -345,7 +349,8 @@ int main(int argc, char** argv) {
 
   const char* omp = std::getenv("OMP_NUM_THREADS");
   std::cout << "\nCheckpoint: " << layers << "-layer Llama-shaped fp32 state dict in " << dir.string() << "; "
-            << runs << " runs per row, medians; warm memory, files re-read before each run (page-cache residency "
+            << runs << " runs per row, medians; page cache filled by " << (page_cache == "hfcpp" ? "hfcpp's mapping" : "read()")
+            << " after dropping the files from it; warm memory, files re-read before each run (page-cache residency "
             << "before the runs >= " << fixed(100 * std::min_element(rows.begin(), rows.end(), [](auto& a, auto& b) {
                  return a.min_residency < b.min_residency; })->min_residency, 1)
             << "%).\nThreads: torch intra-op " << at::get_num_threads() << ", inter-op " << at::get_num_interop_threads()
@@ -361,7 +366,7 @@ int main(int argc, char** argv) {
               << fixed(r.peak_mib, 0) << " | " << (r.method == "cat" ? "-" : fixed(r.growth_mib, 0)) << " | "
               << (r.method == "cat" ? "-" : fixed(r.growth_mib * 1048576.0 / r.bytes, 2)) << " |\n";
   }
-  std::cout << "\nReproduce: " << self << " --dir " << dir.string() << " --runs " << runs << " --layers " << layers
+  std::cout << "\nReproduce: " << self << " --dir " << dir.string() << " --runs " << runs << " --layers " << layers << (page_cache == "hfcpp" ? "" : " --page-cache read")
             << "  (or scripts/bench_load.sh)\n";
   return 0;
 }

@@ -3,6 +3,7 @@
 // medians over several runs, and the thread configuration is printed with the table.
 #pragma once
 
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +17,8 @@
 #include <fstream>
 #include <string>
 #include <vector>
+
+#include "hfcpp/io/mapped_file.h"
 
 namespace hfcpp::bench {
 
@@ -72,6 +75,28 @@ inline double cat_seconds(const std::filesystem::path& path) {
     std::fclose(f);
   }
   return now_seconds() - start;
+}
+
+// Drops the files from the page cache, then reads them back: "hfcpp" through hfcpp's own mapping
+// (2 MiB folios where the kernel has them, what a first from_pretrained leaves behind), "read"
+// with read() as cat does (the kernel's read-ahead folios). The layout of the cache, not only the
+// bytes in it, decides how many page faults a mapped load takes.
+inline void refill_page_cache(const std::vector<std::filesystem::path>& files, const std::string& how) {
+  for (const auto& f : files) {
+    const int fd = ::open(f.c_str(), O_RDONLY);
+    if (fd < 0) continue;
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    ::close(fd);
+  }
+  for (const auto& f : files) {
+    if (how == "read") {
+      cat_seconds(f);
+      continue;
+    }
+    const auto mapped = MappedFile::open(f);
+    volatile std::uint8_t sink = 0;
+    for (std::size_t i = 0; i < mapped->size(); i += 4096) sink = sink + mapped->data()[i];
+  }
 }
 
 // Runs `argv` as a child process and returns its stdout.

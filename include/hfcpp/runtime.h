@@ -2,7 +2,8 @@
 // OpenMP pool (elementwise ops, reductions, our kernels) and OpenBLAS's own pthread pool (every
 // float32 matmul). Left alone on a small machine they oversubscribe the cores and spin against
 // each other, which costs several times the run time (see DESIGN.md). configure_threads() picks
-// the sizes once per process; generate() calls it, and programs may call it themselves.
+// the sizes once per process; from_pretrained() and generate() call it, and programs may call it
+// themselves.
 #pragma once
 
 #include <string>
@@ -38,10 +39,11 @@ ThreadConfig current_thread_config();
 // "torch 1, OpenBLAS 2, OMP_WAIT_POLICY unset (auto)": for benchmark tables and logs.
 std::string describe(const ThreadConfig& config);
 
-// Threads of hfcpp's own CPU kernels (the fused attention, the decoding kernels): every core under
-// configure_threads' auto policy, where torch's pool has one thread (these kernels run between
-// matmuls, never beside OpenBLAS's threads, and single-threaded they use half the memory bandwidth
-// of two cores); else torch's intra-op count, as the user or OMP_NUM_THREADS set it.
+// Threads of hfcpp's decoding kernels (a whole decoder step without a BLAS call, see
+// LlamaModel::use_decode_kernels): every core under configure_threads' auto policy, where torch's
+// pool has one thread (no OpenBLAS thread runs beside them, and one thread reaches half the memory
+// bandwidth of two); else torch's intra-op count, as the user or OMP_NUM_THREADS set it. The fused
+// attention, which runs between matmuls, uses torch's count.
 int kernel_threads();
 
 // Number of cores this process may run on (sched_getaffinity), at least 1.

@@ -271,7 +271,7 @@ void linear_typed(const at::Tensor& x, const std::vector<Projection>& projection
   }
   // Below ~64K weights a thread hand-off costs more than it saves.
   const std::int64_t grain = std::max<std::int64_t>(1, 65536 / (K * kRows));
-  detail::parallel_for(0, blocks, grain, [&](std::int64_t b0, std::int64_t b1) {
+  detail::parallel_for(0, blocks, grain, kernel_threads(), [&](std::int64_t b0, std::int64_t b1) {
     std::vector<float> acc(static_cast<std::size_t>(M * kRows));
     std::size_t index = 0;
     for (std::int64_t b = b0; b < b1; ++b) {
@@ -379,7 +379,7 @@ void attention_typed(const at::Tensor& q, const at::Tensor& k_cache, const at::T
     for (std::int64_t d = 0; d < D; ++d) s += to_float(query[d]) * to_float(key[d]);
     return s;
   };
-  detail::parallel_for(0, M * H, grain, [&](std::int64_t begin, std::int64_t end) {
+  detail::parallel_for(0, M * H, grain, kernel_threads(), [&](std::int64_t begin, std::int64_t end) {
     std::vector<float> scores(static_cast<std::size_t>(length)), acc(static_cast<std::size_t>(D));
     for (std::int64_t mh = begin; mh < end; ++mh) {
       const std::int64_t m = mh / H, h = mh % H, kv = h / group;

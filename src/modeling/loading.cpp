@@ -10,6 +10,7 @@
 
 #include "hfcpp/dtype.h"
 #include "hfcpp/error.h"
+#include "hfcpp/runtime.h"
 #include "hfcpp/io/tensor_source.h"
 #include "hfcpp/logging.h"
 #include "hfcpp/modeling/assign.h"
@@ -171,6 +172,7 @@ void log_report(const PreTrainedModel& model, const std::string& origin, const L
 std::shared_ptr<PreTrainedModel> load_pretrained(const ModelFactory& factory, const ModelClassInfo& class_info,
                                                  const std::filesystem::path& path,
                                                  const FromPretrainedOptions& options, LoadingInfo* info_out) {
+  configure_threads();  // the model's first forward runs under the policy, not libtorch's defaults
   // --- config ---
   auto config = options.config ? std::make_shared<PretrainedConfig>(*options.config)
                                : std::make_shared<PretrainedConfig>(PretrainedConfig::from_pretrained(path, options.subfolder));
@@ -236,7 +238,8 @@ std::shared_ptr<PreTrainedModel> load_pretrained(const ModelFactory& factory, co
   std::sort(info.unexpected_keys.begin(), info.unexpected_keys.end());
 
   // A tied group partly present in the checkpoint is complete once tied: not missing.
-  for (const auto& group : tied_parameter_groups(*model)) {
+  const std::vector<std::vector<std::string>> tied_groups = tied_parameter_groups(*model);
+  for (const auto& group : tied_groups) {
     std::set<std::string> group_ckpt;
     for (const auto& key : group) group_ckpt.insert(mapping.model_to_checkpoint(key));
     std::size_t missing_in_group = 0;
@@ -285,6 +288,11 @@ std::shared_ptr<PreTrainedModel> load_pretrained(const ModelFactory& factory, co
       const std::string model_key = mapping.checkpoint_to_model(key);
       if (!model_key.empty()) loaded_model_keys.insert(model_key);
     }
+    // A weight tied to a loaded one is loaded with it (BERT's MLM decoder and its bias): random
+    // init of its module would be thrown away, and costs a second over a large vocabulary.
+    for (const auto& group : tied_groups)
+      if (std::any_of(group.begin(), group.end(), [&](const std::string& k) { return loaded_model_keys.count(k) > 0; }))
+        loaded_model_keys.insert(group.begin(), group.end());
     mark_loaded_modules(*model, loaded_model_keys);
     // A tied LM head without a bias gets its weight from the input embeddings.
     if (config->tie_word_embeddings())

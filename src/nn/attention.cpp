@@ -214,13 +214,14 @@ at::Tensor fused_attention(const at::Tensor& query, const at::Tensor& key, const
   }
   kernel_calls.fetch_add(1, std::memory_order_relaxed);
   if (out.numel() == 0) return out;
-  // A decoding step's attention (one query row) is a few hundred thousand multiply-adds: waking
-  // a second thread costs more, and leaves it spinning against OpenBLAS's threads in the matmuls
-  // that follow (measured: GPT-2-style decoding 3x slower).
+  // Threads: torch's intra-op count. This kernel runs between OpenBLAS matmuls, whose workers keep
+  // spinning for a while after each one; more threads of ours than torch's pool only fight them
+  // (measured: BERT-base b8 s128 15% slower, GPT-2-style decoding 3x slower with two). A decoding
+  // step's attention (one query row, a few hundred thousand multiply-adds) stays on one thread.
   const std::int64_t multiply_adds =
       problem.batch * problem.query_heads * problem.query_len * problem.kv_len * problem.head_dim;
   const std::int64_t grain = multiply_adds < (std::int64_t{1} << 22) ? problem.work_items() : 1;
-  hfcpp::detail::parallel_for(0, problem.work_items(), grain, [&](std::int64_t first, std::int64_t last) {
+  hfcpp::detail::parallel_for(0, problem.work_items(), grain, at::get_num_threads(), [&](std::int64_t first, std::int64_t last) {
     run_tiles(isa, problem, first, last);
   });
   return out;

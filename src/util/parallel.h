@@ -1,5 +1,6 @@
-// Internal: parallel loops for hfcpp's own CPU kernels, sized by kernel_threads() rather than
-// torch's intra-op setting (see hfcpp/runtime.h for why they differ under the auto policy).
+// Internal: parallel loops for hfcpp's own CPU kernels with a thread count of their choosing:
+// kernel_threads() for the decoding kernels, torch's intra-op setting for kernels that run between
+// OpenBLAS matmuls (see hfcpp/runtime.h for why these differ under the auto policy).
 #pragma once
 
 #include <algorithm>
@@ -14,14 +15,14 @@
 
 namespace hfcpp::detail {
 
-// fn(first, last) over contiguous chunks of [begin, end), one per thread, each at least `grain`
-// long where the range allows. Serial inside another parallel region, for short ranges, and in
-// builds without OpenMP. The first exception thrown by a chunk is rethrown here.
+// fn(first, last) over contiguous chunks of [begin, end), one per thread of `max_threads`, each at
+// least `grain` long where the range allows. Serial inside another parallel region, for short
+// ranges, and in builds without OpenMP. The first exception thrown by a chunk is rethrown here.
 template <typename Fn>
-void parallel_for(std::int64_t begin, std::int64_t end, std::int64_t grain, const Fn& fn) {
+void parallel_for(std::int64_t begin, std::int64_t end, std::int64_t grain, int max_threads, const Fn& fn) {
   const std::int64_t range = end - begin;
   if (range <= 0) return;
-  std::int64_t threads = std::min<std::int64_t>(kernel_threads(), (range + grain - 1) / std::max<std::int64_t>(grain, 1));
+  std::int64_t threads = std::min<std::int64_t>(max_threads, (range + grain - 1) / std::max<std::int64_t>(grain, 1));
 #ifdef _OPENMP
   if (omp_in_parallel()) threads = 1;
 #else

@@ -146,11 +146,11 @@ TEST(KernelThreads, AutoPolicyUsesEveryCoreAndTheUsersChoiceWins) {
 TEST(KernelThreads, ParallelForCoversTheRangeOnceAndRethrows) {
   set_threads(2, 1);
   std::vector<std::atomic<int>> seen(1000);
-  detail::parallel_for(0, 1000, 1, [&](std::int64_t first, std::int64_t last) {
+  detail::parallel_for(0, 1000, 1, 2, [&](std::int64_t first, std::int64_t last) {
     for (std::int64_t i = first; i < last; ++i) seen[i]++;
   });
   for (const auto& count : seen) ASSERT_EQ(count.load(), 1);
-  EXPECT_THROW(detail::parallel_for(0, 10, 1,
+  EXPECT_THROW(detail::parallel_for(0, 10, 1, 2,
                                     [](std::int64_t, std::int64_t last) {
                                       if (last == 10) throw std::runtime_error("last chunk");
                                     }),

@@ -1,7 +1,10 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <fstream>
+
 #include "hfcpp/error.h"
+#include "hfcpp/io/mapped_file.h"
 #include "hfcpp/io/safetensors.h"
 #include "test_support.h"
 
@@ -91,6 +94,24 @@ TEST(Safetensors, TensorsAreZeroCopyViewsThatOutliveTheFileObject) {
   const std::string before = read_file(data_path("io/tiny.safetensors"));
   weight.add_(1.0);
   EXPECT_EQ(read_file(data_path("io/tiny.safetensors")), before);
+}
+
+// Files of 2 MiB or more are mapped at a 2 MiB boundary, so the kernel can map 2 MiB page-cache
+// folios with one entry each (hfcpp/io/mapped_file.h).
+TEST(MappedFile, LargeFilesMapAtATwoMebibyteBoundary) {
+  TempDir dir;
+  const auto path = dir.path() / "big.bin";
+  {
+    std::ofstream out(path, std::ios::binary);
+    const std::string chunk(1 << 20, 'x');
+    for (int i = 0; i < 3; ++i) out << chunk;
+    out << "end";
+  }
+  const auto mapped = MappedFile::open(path);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(mapped->data()) % (2u << 20), 0u);
+  ASSERT_EQ(mapped->size(), (3u << 20) + 3);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(mapped->data()) + mapped->size() - 3, 3), "end");
+  EXPECT_EQ(mapped->data()[12345], 'x');
 }
 
 TEST(Safetensors, UnalignedFilesLoadByCopy) {

@@ -8,6 +8,7 @@
 #include "hfcpp/error.h"
 #include "hfcpp/logging.h"
 #include "hfcpp/models/auto.h"
+#include "hfcpp/models/bert.h"
 #include "hfcpp/nn/module.h"
 #include "test_support.h"
 
@@ -131,6 +132,22 @@ TEST(LoadingErrors, SizeMismatchWithoutIgnoreNamesKeysShapesAndTheFix) {
     EXPECT_NE(what.find("ignore_mismatched_sizes"), std::string::npos);
     EXPECT_NE(what.find("BertForSequenceClassification"), std::string::npos);
   }
+}
+
+// Fast init: BERT's MLM decoder is tied to the word embeddings (weight) and to cls.predictions.bias
+// (bias), both in the checkpoint, so loading initialises nothing: the random generator is exactly
+// where it was. (Random init of the decoder's [vocab, hidden] weight, thrown away on tying, was
+// most of a BERT-large load.)
+TEST(FastInit, TiedWeightsOfLoadedOnesAreNotRandomlyInitialized) {
+  at::manual_seed(123);
+  const at::Tensor expected = at::rand({4});
+  at::manual_seed(123);
+  LoadingInfo info;
+  auto model = from_pretrained<BertForMaskedLM>(data_path("bert/BertForMaskedLM/ckpt"), {}, &info);
+  EXPECT_TRUE(info.missing_keys.empty());
+  EXPECT_TRUE(at::equal(at::rand({4}), expected));
+  EXPECT_EQ(model->cls->predictions->decoder->weight().data_ptr(),
+            model->bert->embeddings->word_embeddings->weight().data_ptr());
 }
 
 }  // namespace

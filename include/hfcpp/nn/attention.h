@@ -34,7 +34,7 @@ struct AttentionOptions {
 
 // Fused attention: tiled over keys with an online softmax, so memory stays O(tile x D) per thread
 // whatever the sequence length; key tiles entirely in a causal row tile's future are skipped;
-// threads (kernel_threads(), see hfcpp/runtime.h) over batch x kv heads x query tiles, with
+// threads (torch's intra-op count, see hfcpp/runtime.h) over batch x kv heads x query tiles, with
 // the query heads that share a kv head processed together so K/V is read once per group.
 // float32 and bfloat16 inputs, accumulated in float32.
 //
