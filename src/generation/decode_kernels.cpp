@@ -117,8 +117,10 @@ __attribute__((target("avx2,fma"))) void dot_rows_avx2(const W* w, std::int64_t 
 
 // GCC 12's AVX-512 headers trip -Wuninitialized on their own placeholder values (GCC bug 105593).
 #pragma GCC diagnostic push
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 // --- AVX-512: one weight row at a time, as a single sequential stream (four interleaved rows
 // per step run ~15% slower here), with the row's loads aligned to 64 bytes: weights mapped from a
