@@ -47,6 +47,8 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+using hfcpp::bench::median;
+
 constexpr std::size_t kPage = 4096;
 
 double seconds_since(Clock::time_point start) {
@@ -222,25 +224,6 @@ ChildResult spawn(const std::vector<std::string>& argv, bool discard_stdout) {
   return result;
 }
 
-// Touches then frees `bytes` of fresh memory, so the host has backed it before the timed run.
-void warm_memory(std::uint64_t bytes) {
-  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) return;
-  for (std::uint64_t i = 0; i < bytes; i += kPage) static_cast<volatile char*>(p)[i] = 1;
-  ::munmap(p, bytes);
-}
-
-// Reads the files as cat does, so they are in the page cache.
-void reread(const std::vector<fs::path>& files) {
-  std::vector<char> buffer(1 << 20);
-  for (const auto& f : files) {
-    const int fd = ::open(f.c_str(), O_RDONLY);
-    while (::read(fd, buffer.data(), buffer.size()) > 0) {
-    }
-    ::close(fd);
-  }
-}
-
 // The fraction of the files' pages in the page cache (what fincore reports).
 double residency(const std::vector<fs::path>& files) {
   std::uint64_t resident = 0, total = 0;
@@ -265,11 +248,6 @@ std::string load_average() {
   std::string one;
   in >> one;
   return one;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
 }
 
 double json_number(const std::string& json, const std::string& key) {
@@ -326,8 +304,8 @@ int main(int argc, char** argv) {
     // Methods interleaved run by run, so drift on the host affects all alike.
     for (int run = 0; run < runs; ++run)
       for (const auto& method : methods) {
-        warm_memory(method == "clone+touch" ? 2 * c.bytes : c.bytes);
-        reread(c.files);
+        hfcpp::bench::warm_memory(method == "clone+touch" ? 2 * c.bytes : c.bytes);
+        for (const auto& f : c.files) hfcpp::bench::cat_seconds(f);
         min_residency = std::min(min_residency, residency(c.files));
         if (method == "cat") {
           const ChildResult r = spawn(cat, /*discard_stdout=*/true);

@@ -21,8 +21,9 @@ constexpr std::size_t kHugePage = std::size_t{2} << 20;
 // 2 MiB; with 4 KiB entries, first touches of a 2 GB checkpoint cost ~500k faults, which is most
 // of a load on virtual machines whose page tables are shadowed by the host (40x measured here).
 void* map_aligned(int fd, std::size_t size) {
-  if (size < kHugePage) return ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-  void* reserved = ::mmap(nullptr, size + kHugePage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  void* reserved = size < kHugePage ? MAP_FAILED
+                                    : ::mmap(nullptr, size + kHugePage, PROT_NONE,
+                                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (reserved == MAP_FAILED) return ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
   const auto start = reinterpret_cast<std::uintptr_t>(reserved);
   const std::uintptr_t aligned = (start + kHugePage - 1) / kHugePage * kHugePage;

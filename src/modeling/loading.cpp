@@ -294,7 +294,8 @@ std::shared_ptr<PreTrainedModel> load_pretrained(const ModelFactory& factory, co
       if (std::any_of(group.begin(), group.end(), [&](const std::string& k) { return loaded_model_keys.count(k) > 0; }))
         loaded_model_keys.insert(group.begin(), group.end());
     mark_loaded_modules(*model, loaded_model_keys);
-    // A tied LM head without a bias gets its weight from the input embeddings.
+    // A tied LM head without a bias gets its weight from the input embeddings, also when those are
+    // missing and initialised themselves (the tied groups above cover only loaded ones).
     if (config->tie_word_embeddings())
       if (nn::Module* output = model->get_output_embeddings(); output && output->find_param("bias") == nullptr)
         output->set_hf_initialized(true);

@@ -35,31 +35,28 @@ at::Tensor project_rows(const nn::Linear& linear, const at::Tensor& x) {
 
 namespace {
 
-// y = linear(x) (+ residual, which y may be). x and out may carry a head axis ([batch, heads,
-// head_dim]); the kernel sees them as the [batch, features] matrices they are in memory.
-void project(const nn::Linear& linear, const at::Tensor& x, at::Tensor& out, const at::Tensor& residual = {}) {
-  const at::Tensor* bias = linear.bias();
-  at::Tensor rows_out = out.view({out.size(0), -1});
-  detail::decode::linear(x.view({x.size(0), -1}), linear.weight(), bias ? *bias : at::Tensor(), residual, rows_out);
-}
+// One projection of a decoding step: out = linear(x) (+ residual, which may be out itself).
+struct Step {
+  const nn::Linear* linear;
+  at::Tensor* out;
+  const at::Tensor* residual = nullptr;
+};
 
-// Several projections of the same x ([batch, features]) in one pass of the kernel.
-void project_all(const at::Tensor& x, std::initializer_list<std::pair<const nn::Linear*, at::Tensor*>> targets) {
+// The steps of one x in one pass of the kernel. x and the outputs may carry a head axis
+// ([batch, heads, head_dim]); the kernel sees them as the [batch, features] matrices they are.
+void project(const at::Tensor& x, std::initializer_list<Step> steps) {
+  // Reserved up front: the projections hold references into these.
   std::vector<at::Tensor> rows_out, biases;
-  rows_out.reserve(targets.size());
-  biases.reserve(targets.size());
-  for (const auto& [linear, out] : targets) {
-    rows_out.push_back(out->view({out->size(0), -1}));
-    biases.push_back(linear->bias() ? *linear->bias() : at::Tensor());
-  }
+  rows_out.reserve(steps.size());
+  biases.reserve(steps.size());
   const at::Tensor none;
   std::vector<detail::decode::Projection> projections;
-  std::size_t i = 0;
-  for (const auto& target : targets) {
-    projections.push_back({target.first->weight(), biases[i], none, rows_out[i]});
-    ++i;
+  for (const Step& step : steps) {
+    rows_out.push_back(step.out->view({step.out->size(0), -1}));
+    biases.push_back(step.linear->bias() ? *step.linear->bias() : at::Tensor());
+    projections.push_back({step.linear->weight(), biases.back(), step.residual ? *step.residual : none, rows_out.back()});
   }
-  detail::decode::linear_many(x, projections);
+  detail::decode::linear_many(x.view({x.size(0), -1}), projections);
 }
 
 }  // namespace
@@ -81,7 +78,7 @@ at::Tensor LlamaModel::decode_layers(at::Tensor hidden, const at::Tensor& cos, c
     at::Tensor q = at::empty({batch, heads, head_dim}, options);
     at::Tensor key = at::empty({batch, kv_heads, head_dim}, options);
     at::Tensor value = at::empty({batch, kv_heads, head_dim}, options);
-    project_all(normed, {{attn.q_proj.get(), &q}, {attn.k_proj.get(), &key}, {attn.v_proj.get(), &value}});
+    project(normed, {{attn.q_proj.get(), &q}, {attn.k_proj.get(), &key}, {attn.v_proj.get(), &value}});
     k::rotary(q, cos_rows, sin_rows);
     k::rotary(key, cos_rows, sin_rows);
     auto [keys, values] = cache.update(key.unsqueeze(2), value.unsqueeze(2), attn.layer_idx, cache_position);
@@ -89,16 +86,16 @@ at::Tensor LlamaModel::decode_layers(at::Tensor hidden, const at::Tensor& cos, c
     at::Tensor context = at::empty({batch, heads, head_dim}, options);
     k::attention(q, k_cache, v_cache, cache.get_seq_length(attn.layer_idx), mask_rows,
                  std::sqrt(static_cast<double>(head_dim)), context);
-    project(*attn.o_proj, context, hidden, hidden);
+    project(context, {{attn.o_proj.get(), &hidden, &hidden}});
 
     k::rms_norm(hidden, layer->post_attention_layernorm->weight(), layer->post_attention_layernorm->eps, normed);
     const LlamaMLP& mlp = *layer->mlp;
     const std::int64_t intermediate = mlp.gate_proj->out_features();
     at::Tensor gate = at::empty({batch, intermediate}, options);
     at::Tensor up = at::empty({batch, intermediate}, options);
-    project_all(normed, {{mlp.gate_proj.get(), &gate}, {mlp.up_proj.get(), &up}});
+    project(normed, {{mlp.gate_proj.get(), &gate}, {mlp.up_proj.get(), &up}});
     k::silu_mul(gate, up, gate);
-    project(*mlp.down_proj, gate, hidden, hidden);
+    project(gate, {{mlp.down_proj.get(), &hidden, &hidden}});
   }
   k::rms_norm(hidden, norm->weight(), norm->eps, normed);
   return normed.view({batch, 1, width});
