@@ -13,6 +13,8 @@
 //   load+forward   from_pretrained and one forward (batch 1, seq 128): every weight is touched
 //   forward        the second forward of a loaded model (so cat + forward is the floor)
 //   base b8 / b1   BERT-base forward (batch 8 or 1, seq 128) with hfcpp, and with plain libtorch ops
+// Cases marked "libtorch's allocator" run with HFCPP_CPU_ALLOCATOR=libtorch (what a plain libtorch
+// program gets); the others use hfcpp's caching CPU allocator (hfcpp/cpu_memory.h).
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
@@ -24,6 +26,7 @@
 #include "common/bench_util.h"
 #include "hfcpp/models/bert.h"
 #include "hfcpp/nn/module.h"
+#include "hfcpp/runtime.h"
 
 namespace fs = std::filesystem;
 using namespace hfcpp;
@@ -88,7 +91,13 @@ at::Tensor plain_bert_forward(const StateDict& w, const at::Tensor& ids, const a
 
 // --- child cases: print "seconds rss_mib" ---
 
-int run_case(const std::string& name, const fs::path& folder) {
+int run_case(std::string name, const fs::path& folder) {
+  const std::string libtorch_allocator = "_libtorch_allocator";
+  if (name.size() > libtorch_allocator.size() && name.ends_with(libtorch_allocator)) {
+    setenv("HFCPP_CPU_ALLOCATOR", "libtorch", 1);  // read when the model is created
+    name.resize(name.size() - libtorch_allocator.size());
+  }
+  configure_threads();  // what from_pretrained applies; the plain and from_config cases get the same
   c10::NoGradGuard no_grad;
   const double rss_before = hfcpp::bench::current_rss_mib();
   double seconds = 0;
@@ -170,11 +179,15 @@ int main(int argc, char** argv) {
       {"load", "from_pretrained (mmap, default)"},
       {"load_copy", "from_pretrained (use_mmap=false)"},
       {"load_forward", "from_pretrained + first forward (b1 s128)"},
+      {"load_forward_libtorch_allocator", "from_pretrained + first forward, libtorch's allocator"},
       {"forward", "second forward (b1 s128)"},
       {"base_hfcpp_b8", "BERT-base forward b8 s128, hfcpp"},
-      {"base_plain_b8", "BERT-base forward b8 s128, plain libtorch"},
+      {"base_plain_b8", "BERT-base forward b8 s128, plain libtorch ops"},
+      {"base_hfcpp_b8_libtorch_allocator", "BERT-base forward b8 s128, hfcpp, libtorch's allocator"},
+      {"base_plain_b8_libtorch_allocator", "BERT-base forward b8 s128, plain libtorch ops, libtorch's allocator"},
       {"base_hfcpp_b1", "BERT-base forward b1 s128, hfcpp"},
-      {"base_plain_b1", "BERT-base forward b1 s128, plain libtorch"}};
+      {"base_plain_b1", "BERT-base forward b1 s128, plain libtorch ops"},
+      {"base_plain_b1_libtorch_allocator", "BERT-base forward b1 s128, plain libtorch ops, libtorch's allocator"}};
   for (const auto& [name, label] : cases) {
     std::vector<double> seconds, rss;
     for (int r = 0; r < runs; ++r) {
@@ -194,7 +207,8 @@ int main(int argc, char** argv) {
             << (page_cache == "hfcpp" ? "" : " --page-cache " + page_cache) << "\n"
             << "page cache: the file dropped, then read back through " << (page_cache == "hfcpp" ? "hfcpp's mapping" : "read()")
             << "\n"
-            << "threads: torch " << at::get_num_threads() << ", " << hfcpp::bench::thread_settings() << "\n\n"
+            << "threads: " << describe(configure_threads()) << ", " << hfcpp::bench::thread_settings() << "\n"
+            << "CPU allocator: hfcpp's caching allocator unless the case says libtorch's\n\n"
             << "| case | seconds (median of " << runs << ") | peak RSS growth MiB |\n|---|---|---|\n";
   for (const auto& row : rows) {
     std::cout << "| " << row.label << " | " << row.seconds << " | ";

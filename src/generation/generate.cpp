@@ -9,6 +9,7 @@
 #include "hfcpp/error.h"
 #include "hfcpp/generation/logits_process.h"
 #include "hfcpp/logging.h"
+#include "hfcpp/cpu_memory.h"
 #include "hfcpp/runtime.h"
 
 namespace hfcpp {
@@ -198,6 +199,7 @@ GenerateOutput sample(PreTrainedModel& model, const at::Tensor& input_ids, const
 GenerateOutput generate(PreTrainedModel& model, const at::Tensor& input_ids, const at::Tensor& attention_mask,
                         const GenerateOptions& options) {
   configure_threads();
+  configure_cpu_allocator();
   if (!input_ids.defined() || input_ids.dim() != 2)
     throw ValueError("generate needs input_ids [batch, prompt], got " +
                      (input_ids.defined() ? c10::str(input_ids.sizes()) : std::string("none")));

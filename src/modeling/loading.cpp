@@ -10,6 +10,7 @@
 
 #include "hfcpp/dtype.h"
 #include "hfcpp/error.h"
+#include "hfcpp/cpu_memory.h"
 #include "hfcpp/runtime.h"
 #include "hfcpp/io/tensor_source.h"
 #include "hfcpp/logging.h"
@@ -173,6 +174,7 @@ std::shared_ptr<PreTrainedModel> load_pretrained(const ModelFactory& factory, co
                                                  const std::filesystem::path& path,
                                                  const FromPretrainedOptions& options, LoadingInfo* info_out) {
   configure_threads();  // the model's first forward runs under the policy, not libtorch's defaults
+  configure_cpu_allocator();
   // --- config ---
   auto config = options.config ? std::make_shared<PretrainedConfig>(*options.config)
                                : std::make_shared<PretrainedConfig>(PretrainedConfig::from_pretrained(path, options.subfolder));

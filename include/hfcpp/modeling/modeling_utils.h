@@ -21,6 +21,7 @@
 
 #include "hfcpp/config/configuration_utils.h"
 #include "hfcpp/config/generation_config.h"
+#include "hfcpp/cpu_memory.h"
 #include "hfcpp/modeling/modeling_outputs.h"
 #include "hfcpp/nn/checkpoint.h"
 #include "hfcpp/nn/layers.h"
@@ -220,6 +221,7 @@ std::shared_ptr<Model> from_pretrained(const std::filesystem::path& path, const 
 // Builds a randomly initialised model from a config (Transformers' Model(config)).
 template <typename Model>
 std::shared_ptr<Model> from_config(const PretrainedConfig& config) {
+  configure_cpu_allocator();
   auto model = std::make_shared<Model>(std::make_shared<PretrainedConfig>(config));
   model->post_init();
   return model;
