@@ -4,7 +4,7 @@
 //   hfcpp      generate() with a static KV cache (greedy, EOS disabled)
 //   naive      the same model in a plain loop without a cache: the whole sequence through its
 //              libtorch ops again for every token (first and last step timed, the rest interpolated)
-//   floor      bytes of the weights read per token / measured memory bandwidth
+//   floor      bytes of the weights read per token / memory bandwidth, measured around each run
 // plus prefill tokens/s. --workload bert times a BERT-base forward (batch 1 and 8, seq 128)
 // instead, for the thread-configuration study (scripts/bench_threads.sh).
 //
@@ -95,15 +95,19 @@ Options parse(int argc, char** argv) {
 
 // Memory read bandwidth: every core sums its share of a 1 GiB buffer (8-byte words into eight
 // independent sums, a loop the compiler vectorises; one chain of sums would stall on its own
-// latency and understate the bandwidth). Median of 5 passes after one warm-up.
-double measure_bandwidth_gbs() {
+// latency and understate the bandwidth). Median of `pass_count` passes after one warm-up. The buffer
+// is filled once per process: fresh memory costs seconds on this VM.
+double measure_bandwidth_gbs(int pass_count = 5) {
   const std::size_t words = (std::size_t{1} << 30) / sizeof(std::uint64_t);
-  std::vector<std::uint64_t> buffer(words);
-  for (std::size_t i = 0; i < words; ++i) buffer[i] = i;
+  static const std::vector<std::uint64_t> buffer = [&] {
+    std::vector<std::uint64_t> filled(words);
+    for (std::size_t i = 0; i < words; ++i) filled[i] = i;
+    return filled;
+  }();
   const int threads = available_cores();
   std::vector<double> passes;
   volatile std::uint64_t sink = 0;
-  for (int pass = 0; pass < 6; ++pass) {
+  for (int pass = 0; pass <= pass_count; ++pass) {
     std::vector<std::uint64_t> sums(static_cast<std::size_t>(threads));
     const auto start = Clock::now();
     std::vector<std::thread> workers;
@@ -172,7 +176,10 @@ std::string fixed(double v, int digits = 1) {
   return out.str();
 }
 
-void decode_workload(const Options& o, c10::ScalarType dtype, double bandwidth, std::vector<Row>& rows) {
+// The host's memory bandwidth drifts (42-57 GB/s within minutes on the project's VM), so every
+// timed run is bracketed by two bandwidth probes and compared with its own floor; the table
+// reports the medians of the rates and of the per-run ratios.
+void decode_workload(const Options& o, c10::ScalarType dtype, std::vector<double>& bandwidths, std::vector<Row>& rows) {
   const std::string dtype_name = dtype == at::kFloat ? "float32" : "bfloat16";
   at::manual_seed(0);
   auto model = random_model<LlamaForCausalLM>(llama_110m(o.attn), dtype);
@@ -187,13 +194,19 @@ void decode_workload(const Options& o, c10::ScalarType dtype, double bandwidth, 
     warm.generation_kwargs["max_new_tokens"] = 4;
     generate(*model, prompt, {}, warm);
   }
-  std::vector<double> prefill, decode;
+  const double bytes = streamed_weight_bytes(*model);
+  std::vector<double> prefill, decode, floor_ratios, run_bandwidths;
   for (int run = 0; run < o.runs; ++run) {
+    const double before = measure_bandwidth_gbs(3);
     stamps.clear();
     const auto start = Clock::now();
     generate(*model, prompt, {}, options);
     prefill.push_back(seconds(start, stamps.front()));
     decode.push_back(static_cast<double>(stamps.size() - 1) / seconds(stamps.front(), stamps.back()));
+    const double run_bandwidth = (before + measure_bandwidth_gbs(3)) / 2;
+    run_bandwidths.push_back(run_bandwidth);
+    bandwidths.push_back(run_bandwidth);
+    floor_ratios.push_back(run_bandwidth * 1e9 / bytes / decode.back());
   }
   // The same generate() with the layers as libtorch ops (no decode kernels), for comparison.
   std::vector<double> eager;
@@ -207,8 +220,9 @@ void decode_workload(const Options& o, c10::ScalarType dtype, double bandwidth, 
   const double eager_rate = median(eager);
   const double decode_rate = median(decode);
   const double prefill_s = median(prefill);
-  const double bytes = streamed_weight_bytes(*model);
+  const double bandwidth = median(run_bandwidths);
   const double floor_rate = bandwidth * 1e9 / bytes;
+  const double floor_ratio = median(floor_ratios);
 
   // The naive loop: no cache, the whole sequence through the model (its libtorch ops) for every
   // token, greedy. Step i costs a forward of prompt + i tokens; running all steps would take
@@ -234,7 +248,12 @@ void decode_workload(const Options& o, c10::ScalarType dtype, double bandwidth, 
   const double naive_rate = o.naive ? 2.0 / (naive_first + naive_last) : 0.0;
 
   rows.push_back({"decode, hfcpp (static cache)", dtype_name, fixed(decode_rate) + " tok/s",
-                  fixed(decode_rate / floor_rate * 100, 0) + "% of floor (" + fixed(floor_rate / decode_rate, 2) + "x)",
+                  fixed(floor_ratio, 2) + "x the time of the floor (median of the runs' ratios to their own floor: " +
+                      [&] {
+                        std::string list;
+                        for (const double r : floor_ratios) list += (list.empty() ? "" : ", ") + fixed(r, 2);
+                        return list;
+                      }() + ")",
                   ""});
   rows.push_back({"decode, hfcpp layer ops (no decode kernels)", dtype_name, fixed(eager_rate) + " tok/s",
                   fixed(eager_rate / floor_rate * 100, 0) + "% of floor", ""});
@@ -245,13 +264,14 @@ void decode_workload(const Options& o, c10::ScalarType dtype, double bandwidth, 
                       "; mean over the " + std::to_string(o.new_tokens) + " steps",
                   ""});
   rows.push_back({"decode floor", dtype_name, fixed(floor_rate) + " tok/s",
-                  fixed(bytes / 1e6, 0) + " MB of weights per token / " + fixed(bandwidth) + " GB/s", ""});
+                  fixed(bytes / 1e6, 0) + " MB of weights per token / " + fixed(bandwidth) +
+                      " GB/s (median of the runs' bandwidths, each measured before and after its run)", ""});
   rows.push_back({"prefill, hfcpp", dtype_name, fixed(static_cast<double>(o.prompt) / prefill_s, 0) + " tok/s",
                   fixed(prefill_s, 3) + " s for " + std::to_string(o.prompt) + " tokens (incl. first token)", ""});
   std::ostringstream json;
   json << "{\"workload\":\"decode\",\"dtype\":\"" << dtype_name << "\",\"decode_tok_s\":" << decode_rate
        << ",\"eager_tok_s\":" << eager_rate << ",\"prefill_s\":" << prefill_s << ",\"naive_tok_s\":" << naive_rate << ",\"floor_tok_s\":" << floor_rate
-       << ",\"weight_bytes\":" << bytes << "}";
+       << ",\"floor_ratio\":" << floor_ratio << ",\"weight_bytes\":" << bytes << "}";
   rows.back().json = json.str();
 }
 
@@ -294,9 +314,10 @@ int main(int argc, char** argv) {
   std::vector<Row> rows;
   double bandwidth = 0;
   if (o.workload == "decode") {
-    bandwidth = measure_bandwidth_gbs();
-    if (o.dtype == "float32" || o.dtype == "both") decode_workload(o, at::kFloat, bandwidth, rows);
-    if (o.dtype == "bfloat16" || o.dtype == "both") decode_workload(o, at::kBFloat16, bandwidth, rows);
+    std::vector<double> bandwidths;
+    if (o.dtype == "float32" || o.dtype == "both") decode_workload(o, at::kFloat, bandwidths, rows);
+    if (o.dtype == "bfloat16" || o.dtype == "both") decode_workload(o, at::kBFloat16, bandwidths, rows);
+    bandwidth = bandwidths.empty() ? 0.0 : median(bandwidths);
   } else if (o.workload == "bert") {
     bert_workload(o, rows);
   } else {
@@ -307,7 +328,7 @@ int main(int argc, char** argv) {
   std::cout << "\n`" << o.command << "`  \n";
   std::cout << "threads: " << describe(threads) << "; cores " << available_cores() << "; median of " << o.runs
             << " runs";
-  if (bandwidth > 0) std::cout << "; memory read bandwidth " << fixed(bandwidth) << " GB/s";
+  if (bandwidth > 0) std::cout << "; memory read bandwidth " << fixed(bandwidth) << " GB/s (median over all runs)";
   if (o.workload == "decode") std::cout << "; attn_implementation " << o.attn;
   std::cout << "; load average " << load_at_start << " at start, " << load_average() << " at end";
   std::cout << "\n\n| case | dtype | result | note |\n|---|---|---|---|\n";

@@ -11,40 +11,11 @@
 #include <vector>
 
 #include "../util/parallel.h"
-#include "hfcpp/error.h"
+#include "decode_simd.h"
 
 namespace hfcpp::detail::decode {
+
 namespace {
-
-using bf16 = c10::BFloat16;
-
-inline float to_float(float v) { return v; }
-inline float to_float(bf16 v) { return static_cast<float>(v); }
-// The value as the eager path would hold it in T (round to nearest even for bfloat16).
-template <typename T>
-inline float rounded(float v) {
-  if constexpr (std::is_same_v<T, bf16>) return static_cast<float>(bf16(v));
-  return v;
-}
-template <typename T>
-inline T store(float v) {
-  if constexpr (std::is_same_v<T, bf16>) return bf16(v);
-  else return v;
-}
-
-// The message is built only on failure: these checks run ~100 times per token.
-template <typename Message>
-void check(bool ok, Message&& what) {
-  if (!ok) throw ValueError("decode kernel: " + std::string(what()));
-}
-
-bool supported(const at::Tensor& t) {
-  return t.device().is_cpu() && (t.scalar_type() == at::kFloat || t.scalar_type() == at::kBFloat16);
-}
-
-// --- matrix rows times vectors: the bandwidth-bound part ---
-
-enum class Isa { kGeneric, kAvx2, kAvx512 };
 
 Isa detect_isa() {
   const char* cap = std::getenv("ATEN_CPU_CAPABILITY");
@@ -57,10 +28,21 @@ Isa detect_isa() {
   return Isa::kGeneric;
 }
 
+}  // namespace
+
 Isa current_isa() {
   static const Isa isa = detect_isa();
   return isa;
 }
+
+bool bf16_pairs_available() {
+  static const bool available = current_isa() == Isa::kAvx512 && __builtin_cpu_supports("avx512bf16");
+  return available;
+}
+
+namespace {
+
+// --- matrix rows times vectors: the bandwidth-bound part ---
 
 // acc[m * rows + r] = dot(x[m], w[n0 + r]) for r < rows (<= 4), m < M. x is [M, K].
 template <typename W, typename X>
@@ -134,17 +116,6 @@ inline std::int64_t to_line_start(const T* p, std::int64_t count) {
   return std::min<std::int64_t>(count, misalign == 0 ? 0 : static_cast<std::int64_t>((64 - misalign) / sizeof(T)));
 }
 
-__attribute__((target("avx512f,avx512bw,avx512vl"))) inline __m512 widen16(__m256i halves) {
-  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(halves), 16));
-}
-// 16 weights as float32 and the matching 16 inputs, the lanes outside `mask` zero.
-__attribute__((target("avx512f,avx512bw,avx512vl"))) inline __m512 load16(const float* p, __mmask16 mask) {
-  return _mm512_maskz_loadu_ps(mask, p);
-}
-__attribute__((target("avx512f,avx512bw,avx512vl"))) inline __m512 load16(const bf16* p, __mmask16 mask) {
-  return widen16(_mm256_maskz_loadu_epi16(mask, p));
-}
-
 // dot(w, x) over K elements, x in float32, w float32 or bfloat16.
 template <typename W>
 __attribute__((target("avx512f,avx512bw,avx512vl"))) float dot_row_avx512(const W* w, const float* x, std::int64_t K) {
@@ -198,23 +169,6 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) float dot_row_bf
   return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
 }
 
-// acc[d] += p * v[d] for d < D.
-template <typename T>
-__attribute__((target("avx512f,avx512bw,avx512vl"))) void add_scaled_avx512(float p, const T* v, float* acc,
-                                                                            std::int64_t D) {
-  const __m512 scale = _mm512_set1_ps(p);
-  for (std::int64_t d = 0; d < D; d += 16) {
-    const __mmask16 part = D - d >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (D - d)) - 1);
-    const __m512 sum = _mm512_fmadd_ps(scale, load16(v + d, part), _mm512_maskz_loadu_ps(part, acc + d));
-    _mm512_mask_storeu_ps(acc + d, part, sum);
-  }
-}
-
-bool bf16_pairs_available() {
-  static const bool available = current_isa() == Isa::kAvx512 && __builtin_cpu_supports("avx512bf16");
-  return available;
-}
-
 // acc[m * rows + r] for the AVX-512 kernels: row by row; the inputs after the first come from L1.
 template <typename W, typename X>
 void dot_rows_avx512(const W* w, std::int64_t K, const X* x, std::int64_t M, std::int64_t rows, float* acc) {
@@ -242,6 +196,12 @@ at::Tensor float_rows(const at::Tensor& x) {
   return x.to(at::kFloat).contiguous();
 }
 
+// silu(gate) * up for gate and up as the eager path holds them (rounded to T).
+template <typename T>
+inline float silu_times(float gate, float up) {
+  return rounded<T>(gate / (1.0f + std::exp(-gate))) * up;
+}
+
 template <typename W, typename O>
 void linear_typed(const at::Tensor& x, const std::vector<Projection>& projections) {
   const std::int64_t K = x.size(-1);
@@ -253,6 +213,9 @@ void linear_typed(const at::Tensor& x, const std::vector<Projection>& projection
   const float* xp = bf16_pairs ? nullptr : xf.data_ptr<float>();
   const bf16* x_pairs = bf16_pairs ? xf.data_ptr<bf16>() : nullptr;
   constexpr std::int64_t kRows = 4;
+  const auto float_bias = [](const at::Tensor* bias) {
+    return bias != nullptr && bias->defined() ? bias->to(at::kFloat).contiguous() : at::Tensor();
+  };
   // Every matrix's blocks of rows in one range, so the pass is one thread hand-off.
   struct Matrix {
     const W* w;
@@ -261,38 +224,49 @@ void linear_typed(const at::Tensor& x, const std::vector<Projection>& projection
     const O* residual;
     O* out;
     std::int64_t first_block;
+    const W* up = nullptr;  // gated: rows of the up projection, read beside the gate's
+    at::Tensor up_bias;
   };
   std::vector<Matrix> matrices;
   std::int64_t blocks = 0;
   for (const Projection& p : projections) {
-    Matrix m{p.weight.data_ptr<W>(), p.weight.size(0),
-             p.bias.defined() ? p.bias.to(at::kFloat).contiguous() : at::Tensor(),
-             p.residual.defined() ? p.residual.data_ptr<O>() : nullptr, p.out.data_ptr<O>(), blocks};
+    Matrix m{p.weight.data_ptr<W>(), p.weight.size(0), float_bias(&p.bias),
+             p.residual.defined() ? p.residual.data_ptr<O>() : nullptr, p.out.data_ptr<O>(), blocks, nullptr, {}};
+    if (p.up != nullptr) {
+      m.up = p.up->data_ptr<W>();
+      m.up_bias = float_bias(p.up_bias);
+    }
     blocks += (m.N + kRows - 1) / kRows;
     matrices.push_back(std::move(m));
   }
+  const auto dot_block = [&](const W* wp, std::int64_t rows, float* acc) {
+    if constexpr (kBf16Weights) {
+      if (bf16_pairs) return dot_rows_avx512(wp, K, x_pairs, M, rows, acc);
+    }
+    dot_rows(wp, K, xp, M, rows, acc);
+  };
   // Below ~64K weights a thread hand-off costs more than it saves.
   const std::int64_t grain = std::max<std::int64_t>(1, 65536 / (K * kRows));
   detail::parallel_for(0, blocks, grain, kernel_threads(), [&](std::int64_t b0, std::int64_t b1) {
-    std::vector<float> acc(static_cast<std::size_t>(M * kRows));
+    std::vector<float> acc(static_cast<std::size_t>(M * kRows)), up_acc(acc.size());
     std::size_t index = 0;
     for (std::int64_t b = b0; b < b1; ++b) {
       while (index + 1 < matrices.size() && matrices[index + 1].first_block <= b) ++index;
       const Matrix& matrix = matrices[index];
       const std::int64_t N = matrix.N, n0 = (b - matrix.first_block) * kRows, rows = std::min(kRows, N - n0);
-      const W* wp = matrix.w;
-      if constexpr (kBf16Weights) {
-        if (bf16_pairs) dot_rows_avx512(wp + n0 * K, K, x_pairs, M, rows, acc.data());
-        else dot_rows(wp + n0 * K, K, xp, M, rows, acc.data());
-      } else {
-        dot_rows(wp + n0 * K, K, xp, M, rows, acc.data());
-      }
+      dot_block(matrix.w + n0 * K, rows, acc.data());
+      if (matrix.up != nullptr) dot_block(matrix.up + n0 * K, rows, up_acc.data());
       const float* bp = matrix.bias.defined() ? matrix.bias.template data_ptr<float>() : nullptr;
+      const float* up_bp = matrix.up_bias.defined() ? matrix.up_bias.template data_ptr<float>() : nullptr;
       for (std::int64_t m = 0; m < M; ++m)
         for (std::int64_t r = 0; r < rows; ++r) {
           const std::int64_t n = n0 + r;
           float v = acc[m * rows + r];
           if (bp != nullptr) v += bp[n];
+          if (matrix.up != nullptr) {
+            const float up = up_acc[m * rows + r] + (up_bp != nullptr ? up_bp[n] : 0.0f);
+            v = silu_times<O>(rounded<O>(v), rounded<O>(up));
+          }
           // residual + linear(x), as eager adds them
           if (matrix.residual != nullptr) v = rounded<O>(v) + to_float(matrix.residual[m * N + n]);
           matrix.out[m * N + n] = store<O>(v);
@@ -320,19 +294,6 @@ void rms_norm_typed(const at::Tensor& x, const at::Tensor& w, double eps, at::Te
 }
 
 template <typename T>
-void silu_mul_typed(const at::Tensor& gate, const at::Tensor& up, at::Tensor& out) {
-  const std::int64_t n = out.numel();
-  const T* gp = gate.data_ptr<T>();
-  const T* up_p = up.data_ptr<T>();
-  T* op = out.data_ptr<T>();
-  for (std::int64_t i = 0; i < n; ++i) {
-    const float g = to_float(gp[i]);
-    const float activated = rounded<T>(g / (1.0f + std::exp(-g)));
-    op[i] = store<T>(activated * to_float(up_p[i]));
-  }
-}
-
-template <typename T>
 void rotary_typed(at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
   const std::int64_t M = x.size(0), heads = x.size(1), D = x.size(2), half = D / 2;
   T* xp = x.data_ptr<T>();
@@ -352,66 +313,6 @@ void rotary_typed(at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
         v[d] = store<T>(a + b);
       }
     }
-}
-
-template <typename T, typename Mask>
-void attention_typed(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache, std::int64_t length,
-                     const at::Tensor& mask, double divisor, at::Tensor& out) {
-  const std::int64_t M = q.size(0), H = q.size(1), D = q.size(2);
-  const std::int64_t KV = k_cache.size(1), capacity = k_cache.size(2);
-  const std::int64_t group = H / KV;
-  const T* qp = q.data_ptr<T>();
-  const T* kp = k_cache.data_ptr<T>();
-  const T* vp = v_cache.data_ptr<T>();
-  const Mask* mp = mask.defined() ? mask.data_ptr<Mask>() : nullptr;
-  const std::int64_t mask_stride = mask.defined() ? mask.size(-1) : 0;
-  T* op = out.data_ptr<T>();
-  const float div = static_cast<float>(divisor);
-  const std::int64_t grain = std::max<std::int64_t>(1, 32768 / std::max<std::int64_t>(1, length * D));
-  // The query-key products through the projections' dot kernels (float32 sums of exact products).
-  const bool wide = current_isa() == Isa::kAvx512;
-  const bool pairs = std::is_same_v<T, bf16> && bf16_pairs_available();
-  const auto head_dot = [wide, pairs](const T* query, const T* key, std::int64_t D) {
-    if constexpr (std::is_same_v<T, bf16>) {
-      if (pairs) return dot_row_bf16_pairs(key, query, D);
-    } else {
-      if (wide) return dot_row_avx512(key, query, D);
-    }
-    float s = 0;
-    for (std::int64_t d = 0; d < D; ++d) s += to_float(query[d]) * to_float(key[d]);
-    return s;
-  };
-  detail::parallel_for(0, M * H, grain, kernel_threads(), [&](std::int64_t begin, std::int64_t end) {
-    std::vector<float> scores(static_cast<std::size_t>(length)), acc(static_cast<std::size_t>(D));
-    for (std::int64_t mh = begin; mh < end; ++mh) {
-      const std::int64_t m = mh / H, h = mh % H, kv = h / group;
-      const T* query = qp + mh * D;
-      const T* keys = kp + (m * KV + kv) * capacity * D;
-      const T* values = vp + (m * KV + kv) * capacity * D;
-      float max_score = -std::numeric_limits<float>::infinity();
-      for (std::int64_t j = 0; j < length; ++j) {
-        float s = head_dot(query, keys + j * D, D);
-        s = rounded<T>(rounded<T>(s) / div);
-        if (mp != nullptr) s = rounded<T>(s + to_float(mp[m * mask_stride + j]));
-        scores[j] = s;
-        max_score = std::max(max_score, s);
-      }
-      float total = 0;
-      for (std::int64_t j = 0; j < length; ++j) {
-        scores[j] = std::exp(scores[j] - max_score);
-        total += scores[j];
-      }
-      std::fill(acc.begin(), acc.end(), 0.0f);
-      for (std::int64_t j = 0; j < length; ++j) {
-        const float p = rounded<T>(scores[j] / total);
-        const T* value = values + j * D;
-        if (wide) add_scaled_avx512(p, value, acc.data(), D);
-        else
-          for (std::int64_t d = 0; d < D; ++d) acc[d] += p * to_float(value[d]);
-      }
-      for (std::int64_t d = 0; d < D; ++d) op[mh * D + d] = store<T>(acc[d]);
-    }
-  });
 }
 
 }  // namespace
@@ -435,6 +336,9 @@ void linear_many(const at::Tensor& x, const std::vector<Projection>& projections
           [&] { return "linear: residual must be contiguous and shaped like the output"; });
     check(!p.bias.defined() || p.bias.numel() == w.size(0),
           [&] { return "linear: bias " + c10::str(p.bias.sizes()) + " for weight " + c10::str(w.sizes()); });
+    check(p.up == nullptr || (p.up->sizes() == w.sizes() && p.up->is_contiguous() && p.up->scalar_type() == w.scalar_type() &&
+                              (p.up_bias == nullptr || !p.up_bias->defined() || p.up_bias->numel() == w.size(0))),
+          [&] { return "linear: the up weight (and bias) must be shaped and typed like the gate's " + c10::str(w.sizes()); });
   }
   const bool w_bf16 = first.scalar_type() == at::kBFloat16;
   const bool out_bf16 = projections.front().out.scalar_type() == at::kBFloat16;
@@ -452,15 +356,6 @@ void rms_norm(const at::Tensor& x, const at::Tensor& w, double eps, at::Tensor& 
   else rms_norm_typed<float>(x, w, eps, out);
 }
 
-void silu_mul(const at::Tensor& gate, const at::Tensor& up, at::Tensor& out) {
-  check(supported(gate) && gate.is_contiguous() && up.is_contiguous() && out.is_contiguous() &&
-            gate.scalar_type() == up.scalar_type() && gate.scalar_type() == out.scalar_type() &&
-            gate.numel() == out.numel() && up.numel() == out.numel(),
-        [&] { return "silu_mul: gate, up and out must be contiguous tensors of one dtype and size"; });
-  if (gate.scalar_type() == at::kBFloat16) silu_mul_typed<bf16>(gate, up, out);
-  else silu_mul_typed<float>(gate, up, out);
-}
-
 void rotary(at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
   check(supported(x) && x.dim() == 3 && x.is_contiguous() && cos.is_contiguous() && sin.is_contiguous() &&
             cos.scalar_type() == x.scalar_type() && sin.scalar_type() == x.scalar_type() &&
@@ -468,25 +363,6 @@ void rotary(at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
         [&] { return "rotary: x [rows, heads, D] " + c10::str(x.sizes()) + " with cos/sin [rows, D] " + c10::str(cos.sizes()); });
   if (x.scalar_type() == at::kBFloat16) rotary_typed<bf16>(x, cos, sin);
   else rotary_typed<float>(x, cos, sin);
-}
-
-void attention(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache, std::int64_t length,
-               const at::Tensor& mask, double divisor, at::Tensor& out) {
-  check(supported(q) && q.dim() == 3 && q.is_contiguous() && k_cache.is_contiguous() && v_cache.is_contiguous() &&
-            out.is_contiguous() && k_cache.dim() == 4 && k_cache.sizes() == v_cache.sizes() &&
-            k_cache.scalar_type() == q.scalar_type() && v_cache.scalar_type() == q.scalar_type() &&
-            k_cache.size(0) == q.size(0) && k_cache.size(3) == q.size(2) && q.size(1) % k_cache.size(1) == 0 &&
-            length <= k_cache.size(2),
-        [&] { return "attention: q " + c10::str(q.sizes()) + " over caches " + c10::str(k_cache.sizes()) + ", length " +
-            std::to_string(length); });
-  check(!mask.defined() || (mask.is_contiguous() && mask.numel() == q.size(0) * mask.size(-1) && mask.size(-1) >= length),
-        [&] { return "attention: mask " + (mask.defined() ? c10::str(mask.sizes()) : std::string()) + " must be [rows, >= length]"; });
-  const bool bf16_values = q.scalar_type() == at::kBFloat16;
-  const bool bf16_mask = mask.defined() && mask.scalar_type() == at::kBFloat16;
-  if (bf16_values && bf16_mask) attention_typed<bf16, bf16>(q, k_cache, v_cache, length, mask, divisor, out);
-  else if (bf16_values) attention_typed<bf16, float>(q, k_cache, v_cache, length, mask, divisor, out);
-  else if (bf16_mask) attention_typed<float, bf16>(q, k_cache, v_cache, length, mask, divisor, out);
-  else attention_typed<float, float>(q, k_cache, v_cache, length, mask, divisor, out);
 }
 
 std::string isa() {

@@ -19,12 +19,16 @@ namespace hfcpp::detail::decode {
 // alias out.
 void linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias, const at::Tensor& residual, at::Tensor& out);
 
-// One matrix of linear_many: undefined bias or residual for none.
+// One matrix of linear_many: undefined bias or residual for none. With `up` (a weight shaped like
+// `weight`, and its bias `up_bias` or null), the gated MLP input of Llama in the same pass:
+// out = silu(x weight^T + bias) * (x up^T + up_bias), each step rounded as the eager path rounds it.
 struct Projection {
   const at::Tensor& weight;
   const at::Tensor& bias;
   const at::Tensor& residual;
   at::Tensor& out;
+  const at::Tensor* up = nullptr;
+  const at::Tensor* up_bias = nullptr;
 };
 // linear() of one x through several matrices of one dtype (q, k and v; gate and up) in a single
 // parallel pass: one thread hand-off instead of one per matrix.
@@ -33,10 +37,6 @@ void linear_many(const at::Tensor& x, const std::vector<Projection>& projections
 // Llama's RMSNorm of each row of x [M, K]: w * (x * rsqrt(mean(x^2) + eps)), computed in float32
 // with the normalised value rounded to x's dtype before the weight multiplies it.
 void rms_norm(const at::Tensor& x, const at::Tensor& w, double eps, at::Tensor& out);
-
-// out[m, i] = silu(gate_up[m, i]) * gate_up[m, I + i] for gate_up [M, 2I] (or gate and up given
-// separately when `up` is defined), each product rounded as the eager path rounds it.
-void silu_mul(const at::Tensor& gate, const at::Tensor& up, at::Tensor& out);
 
 // Rotary embedding in place on x [M, heads, D] with cos/sin [M, D]: x * cos + rotate_half(x) * sin.
 void rotary(at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);

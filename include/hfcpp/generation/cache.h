@@ -64,7 +64,7 @@ struct CacheShape {
 CacheShape cache_shape_of(const PretrainedConfig& config);
 
 // Preallocated to max_length tokens: update writes the new keys/values in place at
-// cache_position (index_copy_) and returns the whole buffers, so decoding allocates nothing per
+// cache_position (row copies on the CPU) and returns the whole buffers, so decoding allocates nothing per
 // step; positions not written yet are zeros, which the causal mask hides (Transformers'
 // StaticCache). The attention mask then covers max_length keys.
 class StaticCache : public Cache {

@@ -1,6 +1,6 @@
-// Llama's decoding fast path: per layer one kernel call for each of RMSNorm, the q/k/v, o, gate,
-// up and down projections (the residual adds fused into o and down), the rotary embedding, the
-// attention over the cache and SiLU-gating, instead of ~45 libtorch ops.
+// Llama's decoding fast path: per layer one kernel call for each of RMSNorm, the q/k/v, o, gated
+// gate/up and down projections (the residual adds fused into o and down, SiLU-gating into gate/up),
+// the rotary embedding and the attention over the cache, instead of ~45 libtorch ops.
 #include <ATen/ATen.h>
 
 #include <cmath>
@@ -35,11 +35,13 @@ at::Tensor project_rows(const nn::Linear& linear, const at::Tensor& x) {
 
 namespace {
 
-// One projection of a decoding step: out = linear(x) (+ residual, which may be out itself).
+// One projection of a decoding step: out = linear(x) (+ residual, which may be out itself), or
+// with `up`, out = silu(linear(x)) * up(x).
 struct Step {
   const nn::Linear* linear;
   at::Tensor* out;
   const at::Tensor* residual = nullptr;
+  const nn::Linear* up = nullptr;
 };
 
 // The steps of one x in one pass of the kernel. x and the outputs may carry a head axis
@@ -54,7 +56,8 @@ void project(const at::Tensor& x, std::initializer_list<Step> steps) {
   for (const Step& step : steps) {
     rows_out.push_back(step.out->view({step.out->size(0), -1}));
     biases.push_back(step.linear->bias() ? *step.linear->bias() : at::Tensor());
-    projections.push_back({step.linear->weight(), biases.back(), step.residual ? *step.residual : none, rows_out.back()});
+    projections.push_back({step.linear->weight(), biases.back(), step.residual ? *step.residual : none, rows_out.back(),
+                           step.up ? &step.up->weight() : nullptr, step.up ? step.up->bias() : nullptr});
   }
   detail::decode::linear_many(x.view({x.size(0), -1}), projections);
 }
@@ -91,11 +94,9 @@ at::Tensor LlamaModel::decode_layers(at::Tensor hidden, const at::Tensor& cos, c
     k::rms_norm(hidden, layer->post_attention_layernorm->weight(), layer->post_attention_layernorm->eps, normed);
     const LlamaMLP& mlp = *layer->mlp;
     const std::int64_t intermediate = mlp.gate_proj->out_features();
-    at::Tensor gate = at::empty({batch, intermediate}, options);
-    at::Tensor up = at::empty({batch, intermediate}, options);
-    project(normed, {{mlp.gate_proj.get(), &gate}, {mlp.up_proj.get(), &up}});
-    k::silu_mul(gate, up, gate);
-    project(gate, {{mlp.down_proj.get(), &hidden, &hidden}});
+    at::Tensor gated = at::empty({batch, intermediate}, options);
+    project(normed, {{mlp.gate_proj.get(), &gated, nullptr, mlp.up_proj.get()}});
+    project(gated, {{mlp.down_proj.get(), &hidden, &hidden}});
   }
   k::rms_norm(hidden, norm->weight(), norm->eps, normed);
   return normed.view({batch, 1, width});
