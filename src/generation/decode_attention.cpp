@@ -88,33 +88,63 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) inline __m512 exp16(__m512 
   return _mm512_maskz_scalef_ps(representable, p, n);
 }
 
-// kVectors = D / 16 registers hold the query and, later, the output.
+// 16 values as T would hold them: bfloat16 rounds to nearest even (NaN stays NaN), float32 is exact.
+template <typename T>
+__attribute__((target("avx512f,avx512bw,avx512vl"))) inline __m512 rounded16(__m512 x) {
+  if constexpr (std::is_same_v<T, bf16>) {
+    const __m512i bits = _mm512_castps_si512(x);
+    const __m512i lowest_kept = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
+    const __m512i up = _mm512_add_epi32(bits, _mm512_add_epi32(lowest_kept, _mm512_set1_epi32(0x7FFF)));
+    const __m512 result = _mm512_castsi512_ps(_mm512_and_si512(up, _mm512_set1_epi32(static_cast<int>(0xFFFF0000u))));
+    return _mm512_mask_mov_ps(result, _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), x);
+  } else {
+    return x;
+  }
+}
+
+// kVectors = D / 16 registers hold the query and, later, the output. The scores are finished 16
+// at a time (rounding, scale, mask, exponential, normalisation) between the two passes over the
+// keys and the values.
 template <typename T, typename Mask, int kVectors>
 __attribute__((target("avx512f,avx512bw,avx512vl"))) void attend_avx512(const Head<T, Mask>& h, float* scores) {
   constexpr std::int64_t D = 16 * kVectors;
   __m512 q[kVectors];
   for (int v = 0; v < kVectors; ++v) q[v] = load16(h.query + 16 * v, 0xFFFF);
-  float max_score = -std::numeric_limits<float>::infinity();
   for (std::int64_t j = 0; j < h.length; ++j) {
     const T* key = h.keys + j * D;
     __m512 dot = _mm512_mul_ps(q[0], load16(key, 0xFFFF));
     for (int v = 1; v < kVectors; ++v) dot = _mm512_fmadd_ps(q[v], load16(key + 16 * v, 0xFFFF), dot);
-    scores[j] = finish_score(h, _mm512_reduce_add_ps(dot), j);
-    max_score = std::max(max_score, scores[j]);
+    scores[j] = _mm512_reduce_add_ps(dot);
   }
-  const __m512 max16 = _mm512_set1_ps(max_score);
+  const auto lanes = [&](std::int64_t j) {
+    return h.length - j >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (h.length - j)) - 1);
+  };
+  const __m512 divisor = _mm512_set1_ps(h.divisor);
+  __m512 max16 = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  for (std::int64_t j = 0; j < h.length; j += 16) {  // as finish_score, 16 keys at a time
+    const __mmask16 part = lanes(j);
+    __m512 s = rounded16<T>(_mm512_div_ps(rounded16<T>(_mm512_maskz_loadu_ps(part, scores + j)), divisor));
+    if (h.mask != nullptr) s = rounded16<T>(_mm512_add_ps(s, load16(h.mask + j, part)));
+    _mm512_mask_storeu_ps(scores + j, part, s);
+    max16 = _mm512_mask_max_ps(max16, part, max16, s);
+  }
+  const __m512 max_score = _mm512_set1_ps(_mm512_reduce_max_ps(max16));
   __m512 total16 = _mm512_setzero_ps();
   for (std::int64_t j = 0; j < h.length; j += 16) {
-    const __mmask16 part = h.length - j >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (h.length - j)) - 1);
-    const __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(part, scores + j), max16));
+    const __mmask16 part = lanes(j);
+    const __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(part, scores + j), max_score));
     _mm512_mask_storeu_ps(scores + j, part, e);
     total16 = _mm512_mask_add_ps(total16, part, total16, e);
   }
-  const float total = _mm512_reduce_add_ps(total16);
+  const __m512 total = _mm512_set1_ps(_mm512_reduce_add_ps(total16));
+  for (std::int64_t j = 0; j < h.length; j += 16) {  // the probabilities, rounded as eager's softmax output
+    const __mmask16 part = lanes(j);
+    _mm512_mask_storeu_ps(scores + j, part, rounded16<T>(_mm512_div_ps(_mm512_maskz_loadu_ps(part, scores + j), total)));
+  }
   __m512 acc[kVectors];
   for (int v = 0; v < kVectors; ++v) acc[v] = _mm512_setzero_ps();
   for (std::int64_t j = 0; j < h.length; ++j) {
-    const __m512 p = _mm512_set1_ps(rounded<T>(scores[j] / total));
+    const __m512 p = _mm512_set1_ps(scores[j]);
     const T* value = h.values + j * D;
     for (int v = 0; v < kVectors; ++v) acc[v] = _mm512_fmadd_ps(p, load16(value + 16 * v, 0xFFFF), acc[v]);
   }
@@ -156,7 +186,7 @@ void attention_typed(const at::Tensor& q, const at::Tensor& k_cache, const at::T
   T* op = out.data_ptr<T>();
   const Attend<T, Mask> fast = avx512_kernel<T, Mask>(D);
   const std::int64_t grain = std::max<std::int64_t>(1, 32768 / std::max<std::int64_t>(1, length * D));
-  detail::parallel_for(0, M * H, grain, kernel_threads(), [&](std::int64_t begin, std::int64_t end) {
+  detail::parallel_for_dynamic(0, M * H, grain, kernel_threads(), [&](std::int64_t begin, std::int64_t end) {
     std::vector<float> scores(static_cast<std::size_t>(length)), acc(static_cast<std::size_t>(D));
     for (std::int64_t mh = begin; mh < end; ++mh) {
       const std::int64_t m = mh / H, h = mh % H, kv = h / group;

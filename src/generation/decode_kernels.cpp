@@ -245,9 +245,10 @@ void linear_typed(const at::Tensor& x, const std::vector<Projection>& projection
     }
     dot_rows(wp, K, xp, M, rows, acc);
   };
-  // Below ~64K weights a thread hand-off costs more than it saves.
-  const std::int64_t grain = std::max<std::int64_t>(1, 65536 / (K * kRows));
-  detail::parallel_for(0, blocks, grain, kernel_threads(), [&](std::int64_t b0, std::int64_t b1) {
+  // Chunks of ~64K weights (64 rows of 1024), taken by whichever thread is free: below that a
+  // hand-off costs more than it saves.
+  const std::int64_t chunk = std::max<std::int64_t>(1, 65536 / (K * kRows));
+  detail::parallel_for_dynamic(0, blocks, chunk, kernel_threads(), [&](std::int64_t b0, std::int64_t b1) {
     std::vector<float> acc(static_cast<std::size_t>(M * kRows)), up_acc(acc.size());
     std::size_t index = 0;
     for (std::int64_t b = b0; b < b1; ++b) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <exception>
 
@@ -47,6 +48,36 @@ void parallel_for(std::int64_t begin, std::int64_t end, std::int64_t grain, int 
   }
 #endif
   if (failure) std::rethrow_exception(failure);
+}
+
+// fn(first, last) over chunks of `chunk` (the last may be shorter) that the threads take in turn
+// as they finish the previous one, so a thread that runs slower (a virtual CPU sharing its core,
+// an interrupt) does less of the work instead of holding the other at the end. For bandwidth-bound
+// loops where an equal split left one thread waiting a quarter of the time.
+template <typename Fn>
+void parallel_for_dynamic(std::int64_t begin, std::int64_t end, std::int64_t chunk, int max_threads, const Fn& fn) {
+  chunk = std::max<std::int64_t>(chunk, 1);
+  const std::int64_t chunks = (end - begin + chunk - 1) / chunk;
+  if (chunks <= 1 || max_threads <= 1) return parallel_for(begin, end, end - begin, 1, fn);
+#ifdef _OPENMP
+  if (omp_in_parallel()) return parallel_for(begin, end, end - begin, 1, fn);
+  std::atomic<std::int64_t> next{begin};
+  std::exception_ptr failure;
+#pragma omp parallel num_threads(static_cast<int>(std::min<std::int64_t>(max_threads, chunks)))
+  {
+    try {
+      for (std::int64_t first = next.fetch_add(chunk); first < end; first = next.fetch_add(chunk))
+        fn(first, std::min(end, first + chunk));
+    } catch (...) {
+#pragma omp critical(hfcpp_parallel_for_failure)
+      if (!failure) failure = std::current_exception();
+      next.store(end);  // the other threads stop at their next chunk
+    }
+  }
+  if (failure) std::rethrow_exception(failure);
+#else
+  fn(begin, end);
+#endif
 }
 
 }  // namespace hfcpp::detail

@@ -4,8 +4,15 @@
 // with partial vectors, several rows, and two threads, which the suite otherwise never runs.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include <atomic>
+#include <chrono>
+#include <mutex>
+#include <set>
+#include <thread>
 #include <cstdlib>
 #include <stdexcept>
 #include <tuple>
@@ -155,6 +162,39 @@ TEST(KernelThreads, ParallelForCoversTheRangeOnceAndRethrows) {
                                       if (last == 10) throw std::runtime_error("last chunk");
                                     }),
                std::runtime_error);
+}
+
+TEST(KernelThreads, DynamicChunksCoverTheRangeOnceBothThreadsWorkAndFailuresStopTheLoop) {
+  set_threads(2, 1);
+  std::vector<std::atomic<int>> seen(1003);
+  std::atomic<int> calls{0}, chunk_too_long{0};
+  std::mutex mutex;
+  std::set<int> threads;
+  detail::parallel_for_dynamic(0, 1003, 10, 2, [&](std::int64_t first, std::int64_t last) {
+    ++calls;
+    if (last - first > 10) ++chunk_too_long;
+    for (std::int64_t i = first; i < last; ++i) seen[i]++;
+    std::lock_guard lock(mutex);
+#ifdef _OPENMP
+    threads.insert(omp_get_thread_num());
+#endif
+    std::this_thread::sleep_for(std::chrono::microseconds(50));  // room for the other thread to take chunks
+  });
+  for (const auto& count : seen) ASSERT_EQ(count.load(), 1);
+  EXPECT_EQ(calls.load(), 101);  // 100 chunks of 10 and one of 3
+  EXPECT_EQ(chunk_too_long.load(), 0);
+#ifdef _OPENMP
+  EXPECT_EQ(threads.size(), 2u);
+#endif
+  std::atomic<int> after_failure{0};
+  EXPECT_THROW(detail::parallel_for_dynamic(0, 1000, 1, 2,
+                                            [&](std::int64_t first, std::int64_t) {
+                                              if (first == 3) throw std::runtime_error("chunk 3");
+                                              if (first > 500) ++after_failure;
+                                              std::this_thread::sleep_for(std::chrono::microseconds(20));
+                                            }),
+               std::runtime_error);
+  EXPECT_LT(after_failure.load(), 490);  // the loop stopped well before the end
 }
 
 }  // namespace
