@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -49,6 +50,14 @@ void MappedFile::prefetch(std::size_t offset, std::size_t length) const {
   const std::size_t start = offset / page * page;
   const std::size_t end = std::min(size_, offset + length);
   ::madvise(data_ + start, end - start, MADV_WILLNEED);
+}
+
+void MappedFile::drop_pages(std::size_t offset, std::size_t length) const {
+  if (data_ == nullptr || offset >= size_) return;
+  const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  const std::size_t start = (offset + page - 1) / page * page;  // whole pages only: neighbours keep theirs
+  const std::size_t end = std::min(size_, offset + length) / page * page;
+  if (end > start) ::madvise(data_ + start, end - start, MADV_DONTNEED);
 }
 
 }  // namespace hfcpp

@@ -22,4 +22,8 @@ at::Tensor tensor_over_mapping(const std::shared_ptr<MappedFile>& file, std::uin
 c10::Storage storage_over_mapping(const std::shared_ptr<MappedFile>& file, std::uint64_t offset,
                                   std::uint64_t nbytes, std::size_t alignment);
 
+// When t views a mapped file, drops the whole pages under it from the process (MappedFile::
+// drop_pages); a no-op for any other tensor. For a loader that has just copied t out.
+void drop_mapped_pages(const at::Tensor& t);
+
 }  // namespace hfcpp::detail

@@ -199,7 +199,7 @@ void write_torch_bin_shard(const TensorSource& source, const std::vector<std::st
     }
     shard.insert(key, it->second);
   }
-  save_torch_bin(shard, path, {.ordered_dict = false});  // a plain dict, as save_pretrained writes
+  save_torch_bin(shard, path, {.ordered_dict = false, .final_name = {}});  // a plain dict, as save_pretrained writes
 }
 
 // Transformers' cleanup after save_pretrained: shards named like ours (<stem>-0000i-of-0000n) that

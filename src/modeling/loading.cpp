@@ -10,6 +10,7 @@
 
 #include "hfcpp/dtype.h"
 #include "hfcpp/error.h"
+#include "../io/mapped_tensor.h"
 #include "hfcpp/cpu_memory.h"
 #include "hfcpp/runtime.h"
 #include "hfcpp/io/tensor_source.h"
@@ -313,7 +314,8 @@ std::shared_ptr<PreTrainedModel> load_pretrained(const ModelFactory& factory, co
     if (skipped.count(meta.key)) continue;
     auto it = model_tensors.find(mapping.checkpoint_to_model(meta.key));
     if (it == model_tensors.end()) continue;
-    at::Tensor value = source->load(meta.key);
+    const at::Tensor loaded = source->load(meta.key);
+    at::Tensor value = loaded;
     if (at::isFloatingType(value.scalar_type())) {
       c10::ScalarType target = dtype;
       if (keep_fp32)
@@ -324,6 +326,9 @@ std::shared_ptr<PreTrainedModel> load_pretrained(const ModelFactory& factory, co
     } else if (!options.use_mmap) {
       value = value.clone();
     }
+    // Copied out (cast, or use_mmap=false): the file's pages under it leave the RSS, so a copying
+    // load peaks near the model's size instead of twice it. Nothing has written to them yet.
+    if (!value.is_same(loaded)) detail::drop_mapped_pages(loaded);
     assign_in_place(it->second, value);
   }
   for (const auto& [key, tensor] : model_tensors)

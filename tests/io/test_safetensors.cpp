@@ -1,8 +1,10 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <nlohmann/json.hpp>
 
 #include <fstream>
 
+#include "../../src/io/mapped_tensor.h"
 #include "hfcpp/error.h"
 #include "hfcpp/io/mapped_file.h"
 #include "hfcpp/io/safetensors.h"
@@ -112,6 +114,34 @@ TEST(MappedFile, LargeFilesMapAtATwoMebibyteBoundary) {
   ASSERT_EQ(mapped->size(), (3u << 20) + 3);
   EXPECT_EQ(std::string(reinterpret_cast<const char*>(mapped->data()) + mapped->size() - 3, 3), "end");
   EXPECT_EQ(mapped->data()[12345], 'x');
+}
+
+// A loader that copied a tensor out of a mapped file drops the file's pages under it from the
+// process: they leave the RSS, and the tensor still reads the file's bytes. Other tensors: no-op.
+TEST(MappedFile, DroppedPagesLeaveTheRssAndReadBackFromTheFile) {
+  const auto resident_mib = [] {
+    std::ifstream statm("/proc/self/statm");
+    long size = 0, resident = 0;
+    statm >> size >> resident;
+    return static_cast<double>(resident) * static_cast<double>(::sysconf(_SC_PAGESIZE)) / (1 << 20);
+  };
+  TempDir dir;
+  const auto path = dir.path() / "weights.bin";
+  const at::Tensor values = at::arange(16 << 20, at::kInt);  // 64 MiB
+  {
+    std::ofstream out(path, std::ios::binary);
+    out.write(static_cast<const char*>(values.data_ptr()), static_cast<std::streamsize>(values.nbytes()));
+  }
+  const auto mapped = MappedFile::open(path);
+  const at::Tensor view = detail::tensor_over_mapping(mapped, 0, {16 << 20}, at::kInt);
+  ASSERT_TRUE(at::equal(view, values));  // every page mapped now
+  const double before = resident_mib();
+  detail::drop_mapped_pages(view);
+  EXPECT_GT(before - resident_mib(), 48.0);
+  EXPECT_TRUE(at::equal(view, values));
+  at::Tensor owned = values.clone();
+  detail::drop_mapped_pages(owned);
+  EXPECT_TRUE(at::equal(owned, values));
 }
 
 TEST(Safetensors, UnalignedFilesLoadByCopy) {

@@ -26,6 +26,12 @@ class MappedFile {
   // Hints the kernel to read [offset, offset + length) ahead (madvise WILLNEED).
   void prefetch(std::size_t offset, std::size_t length) const;
 
+  // Unmaps the whole pages inside [offset, offset + length) from this process (madvise DONTNEED):
+  // they stay in the page cache and an access maps them again, but they leave the process's RSS.
+  // Bytes written through the mapping (copy-on-write) would revert to the file's, so callers drop
+  // only bytes nothing wrote: from_pretrained, right after copying a tensor out.
+  void drop_pages(std::size_t offset, std::size_t length) const;
+
  private:
   MappedFile(std::filesystem::path path, std::uint8_t* data, std::size_t size)
       : path_(std::move(path)), data_(data), size_(size) {}
