@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <exception>
+#include <vector>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -50,28 +51,54 @@ void parallel_for(std::int64_t begin, std::int64_t end, std::int64_t grain, int 
   if (failure) std::rethrow_exception(failure);
 }
 
-// fn(first, last) over chunks of `chunk` (the last may be shorter) that the threads take in turn
-// as they finish the previous one, so a thread that runs slower (a virtual CPU sharing its core,
-// an interrupt) does less of the work instead of holding the other at the end. For bandwidth-bound
-// loops where an equal split left one thread waiting a quarter of the time.
+// fn(first, last) over chunks of `chunk` (the last may be shorter), balanced as the threads run:
+// each owns an equal run of chunks and takes them from its front, so it streams its part of memory
+// in order; one that finishes early takes chunks from the back of the others' runs. A thread that
+// runs slower (a virtual CPU sharing its core, an interrupt) then does less of the work instead of
+// holding the others at the end, and memory is still read as long sequential streams (handing out
+// chunks in turn, which interleaves the threads' reads, streamed 20% slower here).
 template <typename Fn>
 void parallel_for_dynamic(std::int64_t begin, std::int64_t end, std::int64_t chunk, int max_threads, const Fn& fn) {
-  chunk = std::max<std::int64_t>(chunk, 1);
+  if (end <= begin) return;
+  chunk = std::max<std::int64_t>({chunk, 1, (end - begin) >> 31});  // chunk indices fit in 32 bits
   const std::int64_t chunks = (end - begin + chunk - 1) / chunk;
-  if (chunks <= 1 || max_threads <= 1) return parallel_for(begin, end, end - begin, 1, fn);
+  [[maybe_unused]] const std::int64_t threads = std::min<std::int64_t>(max_threads, chunks);
 #ifdef _OPENMP
-  if (omp_in_parallel()) return parallel_for(begin, end, end - begin, 1, fn);
-  std::atomic<std::int64_t> next{begin};
+  if (threads <= 1 || omp_in_parallel()) return fn(begin, end);
+  // Per run: (back << 32) | front, in chunks; a run is empty when front == back.
+  std::vector<std::atomic<std::uint64_t>> runs(static_cast<std::size_t>(threads));
+  for (std::int64_t t = 0; t < threads; ++t)
+    runs[t].store(static_cast<std::uint64_t>(chunks * (t + 1) / threads) << 32 | static_cast<std::uint64_t>(chunks * t / threads));
+  const auto take = [](std::atomic<std::uint64_t>& run, bool front, std::uint64_t& index) {
+    std::uint64_t packed = run.load();
+    while (true) {
+      const std::uint64_t first = packed & 0xFFFFFFFFu, last = packed >> 32;
+      if (first >= last) return false;
+      const std::uint64_t taken = front ? (last << 32 | (first + 1)) : ((last - 1) << 32 | first);
+      if (run.compare_exchange_weak(packed, taken)) {
+        index = front ? first : last - 1;
+        return true;
+      }
+    }
+  };
   std::exception_ptr failure;
-#pragma omp parallel num_threads(static_cast<int>(std::min<std::int64_t>(max_threads, chunks)))
+#pragma omp parallel num_threads(static_cast<int>(threads))
   {
+    const std::int64_t me = omp_get_thread_num();
+    const auto run_chunk = [&](std::uint64_t index) {
+      const std::int64_t first = begin + static_cast<std::int64_t>(index) * chunk;
+      fn(first, std::min(end, first + chunk));
+    };
     try {
-      for (std::int64_t first = next.fetch_add(chunk); first < end; first = next.fetch_add(chunk))
-        fn(first, std::min(end, first + chunk));
+      std::uint64_t index = 0;
+      while (take(runs[me], true, index)) run_chunk(index);
+      // Every other run, also those of threads the runtime did not start.
+      for (std::int64_t step = 1; step < threads; ++step)
+        while (take(runs[(me + step) % threads], false, index)) run_chunk(index);
     } catch (...) {
 #pragma omp critical(hfcpp_parallel_for_failure)
       if (!failure) failure = std::current_exception();
-      next.store(end);  // the other threads stop at their next chunk
+      for (auto& run : runs) run.store(0);  // empty: the others stop at their next chunk
     }
   }
   if (failure) std::rethrow_exception(failure);
