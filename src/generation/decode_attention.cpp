@@ -29,10 +29,16 @@ struct Head {
 };
 
 // The score of one key as the eager path holds it: q.k rounded, divided, rounded, plus the mask.
+// An int64 mask keeps a key where it is non-zero (the 2-D padding mask as generate() passes it);
+// blocked keys score -inf, which the softmax turns into the same 0 as eager's finfo.min.
 template <typename T, typename Mask>
 inline float finish_score(const Head<T, Mask>& h, float dot, std::int64_t j) {
   float s = rounded<T>(rounded<T>(dot) / h.divisor);
-  if (h.mask != nullptr) s = rounded<T>(s + to_float(h.mask[j]));
+  if constexpr (std::is_same_v<Mask, std::int64_t>) {
+    if (h.mask != nullptr && h.mask[j] == 0) s = -std::numeric_limits<float>::infinity();
+  } else {
+    if (h.mask != nullptr) s = rounded<T>(s + to_float(h.mask[j]));
+  }
   return s;
 }
 
@@ -124,7 +130,18 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void attend_avx512(const He
   for (std::int64_t j = 0; j < h.length; j += 16) {  // as finish_score, 16 keys at a time
     const __mmask16 part = lanes(j);
     __m512 s = rounded16<T>(_mm512_div_ps(rounded16<T>(_mm512_maskz_loadu_ps(part, scores + j)), divisor));
-    if (h.mask != nullptr) s = rounded16<T>(_mm512_add_ps(s, load16(h.mask + j, part)));
+    if constexpr (std::is_same_v<Mask, std::int64_t>) {
+      if (h.mask != nullptr) {
+        const __m512i zero = _mm512_setzero_si512();
+        const auto low = static_cast<__mmask8>(part & 0xFF), high = static_cast<__mmask8>(part >> 8);
+        const __mmask8 keep_low = _mm512_mask_cmpneq_epi64_mask(low, _mm512_maskz_loadu_epi64(low, h.mask + j), zero);
+        const __mmask8 keep_high = _mm512_mask_cmpneq_epi64_mask(high, _mm512_maskz_loadu_epi64(high, h.mask + j + 8), zero);
+        const auto keep = static_cast<__mmask16>(keep_low | (keep_high << 8));
+        s = _mm512_mask_blend_ps(keep, _mm512_set1_ps(-std::numeric_limits<float>::infinity()), s);
+      }
+    } else {
+      if (h.mask != nullptr) s = rounded16<T>(_mm512_add_ps(s, load16(h.mask + j, part)));
+    }
     _mm512_mask_storeu_ps(scores + j, part, s);
     max16 = _mm512_mask_max_ps(max16, part, max16, s);
   }
@@ -218,6 +235,11 @@ void attention(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor&
   check(!mask.defined() || (mask.is_contiguous() && mask.numel() == q.size(0) * mask.size(-1) && mask.size(-1) >= length),
         [&] { return "attention: mask " + (mask.defined() ? c10::str(mask.sizes()) : std::string()) + " must be [rows, >= length]"; });
   const bool bf16_values = q.scalar_type() == at::kBFloat16;
+  if (mask.defined() && mask.scalar_type() == at::kLong) {
+    if (bf16_values) attention_typed<bf16, std::int64_t>(q, k_cache, v_cache, length, mask, divisor, out);
+    else attention_typed<float, std::int64_t>(q, k_cache, v_cache, length, mask, divisor, out);
+    return;
+  }
   const bool bf16_mask = mask.defined() && mask.scalar_type() == at::kBFloat16;
   if (bf16_values && bf16_mask) attention_typed<bf16, bf16>(q, k_cache, v_cache, length, mask, divisor, out);
   else if (bf16_values) attention_typed<bf16, float>(q, k_cache, v_cache, length, mask, divisor, out);

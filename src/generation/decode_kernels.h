@@ -43,7 +43,8 @@ void rotary(at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
 
 // One query per (row, head) over the first `length` cached positions: softmax(q k^T / divisor +
 // mask) v with the softmax in float32. q [M, H, D]; k/v caches [M, KV, capacity, D] (H % KV ==
-// 0); mask undefined or additive [M, >= length] (float or bf16); out [M, H, D].
+// 0); mask undefined, additive [M, >= length] (float or bf16), or an int64 padding mask
+// [M, >= length] whose zeros block keys (a row must keep at least one); out [M, H, D].
 void attention(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache, std::int64_t length,
                const at::Tensor& mask, double divisor, at::Tensor& out);
 

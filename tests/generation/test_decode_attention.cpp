@@ -1,7 +1,7 @@
 // The decoding step's attention kernel and the gated gate/up projection against float64 references
 // computed from the same values: head sizes with a register kernel (64) and without (48), grouped
-// query heads, lengths with partial vectors, additive masks with blocked positions, both dtypes,
-// and the scalar path that ATEN_CPU_CAPABILITY=default selects.
+// query heads, lengths with partial vectors, additive and int64 padding masks with blocked
+// positions, both dtypes, and the scalar path that ATEN_CPU_CAPABILITY=default selects.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
@@ -25,6 +25,7 @@ struct AttentionCase {
   std::int64_t heads, kv_heads, head_dim, length;
   bool masked;
   std::string isa;  // "" = this CPU's best, "default" = the scalar loops
+  bool padding_mask = false;  // the mask as generate()'s int64 keep-mask instead of additive
 };
 
 class DecodeAttention : public ::testing::TestWithParam<AttentionCase> {};
@@ -50,7 +51,7 @@ TEST_P(DecodeAttention, EqualsSoftmaxOfScaledScoresTimesValuesInFloat64) {
   }
   at::Tensor out = at::empty({rows, c.heads, c.head_dim}, c.dtype);
   const double divisor = std::sqrt(static_cast<double>(c.head_dim));
-  k::attention(q, keys, values, c.length, mask, divisor, out);
+  k::attention(q, keys, values, c.length, c.padding_mask ? mask.eq(0).to(at::kLong) : mask, divisor, out);
 
   const std::int64_t group = c.heads / c.kv_heads;
   const at::Tensor k64 = keys.narrow(2, 0, c.length).to(at::kDouble).repeat_interleave(group, 1);
@@ -71,7 +72,11 @@ INSTANTIATE_TEST_SUITE_P(
                       AttentionCase{at::kFloat, 6, 2, 64, 16, false, ""}, AttentionCase{at::kBFloat16, 6, 2, 128, 50, true, ""},
                       AttentionCase{at::kFloat, 4, 2, 48, 21, true, ""}, AttentionCase{at::kBFloat16, 4, 2, 48, 21, false, ""},
                       AttentionCase{at::kFloat, 4, 2, 64, 37, true, "default"},
-                      AttentionCase{at::kBFloat16, 4, 4, 64, 37, true, "default"}));
+                      AttentionCase{at::kBFloat16, 4, 4, 64, 37, true, "default"},
+                      AttentionCase{at::kFloat, 4, 2, 64, 37, true, "", true},
+                      AttentionCase{at::kBFloat16, 6, 2, 128, 50, true, "", true},
+                      AttentionCase{at::kBFloat16, 4, 2, 48, 21, true, "", true},
+                      AttentionCase{at::kFloat, 4, 2, 64, 37, true, "default", true}));
 
 // silu(x gate^T + b) * (x up^T + c) in one pass equals the two projections one at a time followed by
 // silu and the product on the rounded outputs, as the eager MLP computes them.
