@@ -27,7 +27,6 @@
 #include <iostream>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "hfcpp/generation/generate.h"

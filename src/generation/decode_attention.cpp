@@ -1,6 +1,6 @@
 // The attention of a decoding step: one query per (row, head) over the cached keys and values.
-// With AVX-512 and a head_dim that is a multiple of 16 (up to 256), a head's query and its output
-// stay in registers while the keys and values stream past, and the softmax's exponentials run 16
+// With AVX-512 and one of the usual head sizes (32, 64, 80, 96, 128, 256), a head's query and its
+// output stay in registers while the keys and values stream past, and the scores are finished 16
 // at a time; other shapes and CPUs take the scalar path. Both round where the eager path rounds.
 #include <ATen/ATen.h>
 
@@ -16,7 +16,8 @@
 namespace hfcpp::detail::decode {
 namespace {
 
-// One head's inputs: `length` keys and values of D elements each, an additive mask row or null.
+// One head's inputs: `length` keys and values of D elements each, and its mask row (additive, or
+// int64 with zeros for blocked keys) or null.
 template <typename T, typename Mask>
 struct Head {
   const T* query;
@@ -204,7 +205,7 @@ void attention_typed(const at::Tensor& q, const at::Tensor& k_cache, const at::T
   const Attend<T, Mask> fast = avx512_kernel<T, Mask>(D);
   const std::int64_t grain = std::max<std::int64_t>(1, 32768 / std::max<std::int64_t>(1, length * D));
   detail::parallel_for_dynamic(0, M * H, grain, kernel_threads(), [&](std::int64_t begin, std::int64_t end) {
-    std::vector<float> scores(static_cast<std::size_t>(length)), acc(static_cast<std::size_t>(D));
+    std::vector<float> scores(static_cast<std::size_t>(length)), acc(fast != nullptr ? 0 : static_cast<std::size_t>(D));
     for (std::int64_t mh = begin; mh < end; ++mh) {
       const std::int64_t m = mh / H, h = mh % H, kv = h / group;
       const Head<T, Mask> head{qp + mh * D,

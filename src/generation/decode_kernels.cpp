@@ -245,8 +245,8 @@ void linear_typed(const at::Tensor& x, const std::vector<Projection>& projection
     }
     dot_rows(wp, K, xp, M, rows, acc);
   };
-  // Chunks of ~64K weights (64 rows of 1024), taken by whichever thread is free: below that a
-  // hand-off costs more than it saves.
+  // Chunks of ~64K weights (64 rows of 1024): each thread streams its own share and then helps
+  // with the others' (parallel_for_dynamic); below that a hand-off costs more than it saves.
   const std::int64_t chunk = std::max<std::int64_t>(1, 65536 / (K * kRows));
   detail::parallel_for_dynamic(0, blocks, chunk, kernel_threads(), [&](std::int64_t b0, std::int64_t b1) {
     std::vector<float> acc(static_cast<std::size_t>(M * kRows)), up_acc(acc.size());

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -68,8 +69,9 @@ class BlockPool {
   explicit BlockPool(std::uint64_t limit) : limit_(limit) {}
 
   void* allocate(std::size_t block) {
-    if (void* p = take_idle(block)) return p;
-    void* p = system_allocate(block);
+    void* p = take_idle(block);
+    const bool hit = p != nullptr;
+    if (!hit) p = system_allocate(block);
     if (p == nullptr) {  // the idle blocks may be what the system is missing
       empty();
       p = system_allocate(block);
@@ -77,7 +79,7 @@ class BlockPool {
     TORCH_CHECK(p != nullptr, "hfcpp's CPU allocator: cannot allocate ", block, " bytes: ", std::strerror(errno));
     std::lock_guard lock(mutex_);
     in_use_ += block;
-    ++misses_;
+    ++(hit ? hits_ : misses_);
     live_.emplace(p, block);
     return p;
   }
@@ -117,6 +119,7 @@ class BlockPool {
   }
 
  private:
+  // An idle block of the class, off the idle list, or null.
   void* take_idle(std::size_t block) {
     std::lock_guard lock(mutex_);
     const auto found = idle_.find(block);
@@ -124,20 +127,14 @@ class BlockPool {
     void* p = found->second.back();  // the most recently freed block is likeliest still in cache
     found->second.pop_back();
     cached_ -= block;
-    in_use_ += block;
-    ++hits_;
-    live_.emplace(p, block);
     return p;
   }
 
   // Frees idle blocks, largest classes first, until at most `target` bytes stay cached.
   void evict_down_to(std::uint64_t target, std::unique_lock<std::mutex>& lock) {
-    std::vector<std::size_t> classes;
-    for (const auto& entry : idle_) classes.push_back(entry.first);
-    std::sort(classes.rbegin(), classes.rend());
     std::vector<std::pair<void*, std::size_t>> freed;
-    for (const std::size_t block : classes) {
-      auto& blocks = idle_[block];
+    for (auto it = idle_.rbegin(); it != idle_.rend(); ++it) {
+      auto& [block, blocks] = *it;
       while (cached_ > target && !blocks.empty()) {
         freed.emplace_back(blocks.back(), block);
         blocks.pop_back();
@@ -151,7 +148,7 @@ class BlockPool {
 
   mutable std::mutex mutex_;
   std::unordered_map<void*, std::size_t> live_;                 // block -> class bytes
-  std::unordered_map<std::size_t, std::vector<void*>> idle_;  // class bytes -> blocks
+  std::map<std::size_t, std::vector<void*>> idle_;            // class bytes -> blocks, by size
   std::uint64_t in_use_ = 0, cached_ = 0, hits_ = 0, misses_ = 0;
   std::uint64_t limit_;
 };

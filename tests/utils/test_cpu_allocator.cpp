@@ -119,6 +119,18 @@ TEST_F(CpuAllocatorEnvironment, LibtorchKeepsLibtorchsAllocator) {
       ::testing::ExitedWithCode(0), "");
 }
 
+// Sets the variable, configures, and exits with 3 after printing the ValueError (0 without one).
+void exit_3_on_value_error(const char* variable, const char* value) {
+  setenv(variable, value, 1);
+  try {
+    configure_cpu_allocator();
+  } catch (const ValueError& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    std::exit(3);
+  }
+  std::exit(0);
+}
+
 TEST_F(CpuAllocatorEnvironment, CacheLimitIsReadAndBadValuesAreNamed) {
   EXPECT_EXIT(
       {
@@ -126,30 +138,10 @@ TEST_F(CpuAllocatorEnvironment, CacheLimitIsReadAndBadValuesAreNamed) {
         std::exit(configure_cpu_allocator() && cpu_cache_stats().limit_bytes == (std::uint64_t{512} << 20) ? 0 : 1);
       },
       ::testing::ExitedWithCode(0), "");
-  EXPECT_EXIT(
-      {
-        setenv("HFCPP_CPU_CACHE_LIMIT", "lots", 1);
-        try {
-          configure_cpu_allocator();
-        } catch (const ValueError& e) {
-          std::fprintf(stderr, "%s\n", e.what());
-          std::exit(3);
-        }
-        std::exit(0);
-      },
-      ::testing::ExitedWithCode(3), "HFCPP_CPU_CACHE_LIMIT='lots'");
-  EXPECT_EXIT(
-      {
-        setenv("HFCPP_CPU_ALLOCATOR", "jemalloc", 1);
-        try {
-          configure_cpu_allocator();
-        } catch (const ValueError& e) {
-          std::fprintf(stderr, "%s\n", e.what());
-          std::exit(3);
-        }
-        std::exit(0);
-      },
-      ::testing::ExitedWithCode(3), "HFCPP_CPU_ALLOCATOR='jemalloc': expected 'caching'");
+  EXPECT_EXIT(exit_3_on_value_error("HFCPP_CPU_CACHE_LIMIT", "lots"), ::testing::ExitedWithCode(3),
+              "HFCPP_CPU_CACHE_LIMIT='lots'");
+  EXPECT_EXIT(exit_3_on_value_error("HFCPP_CPU_ALLOCATOR", "jemalloc"), ::testing::ExitedWithCode(3),
+              "HFCPP_CPU_ALLOCATOR='jemalloc': expected 'caching'");
 }
 
 }  // namespace

@@ -254,33 +254,27 @@ ModelOutput LlamaModel::forward(const ModelInputs& inputs) {
   const bool hidden_states = want_hidden_states(inputs);
   const bool decode_step = use_decode_kernels && seq == 1 && cache && !attentions && !hidden_states && !is_training() &&
                            detail::decode_kernels_apply(hidden) && silu_gated_;
+  const at::Tensor& attention_mask = inputs.attention_mask;
+  const bool window_covers_keys = !sliding_window || past + seq <= *sliding_window;
   // A decoding step right after the cached tokens reads exactly the keys before it, so the kernel
   // needs only the 2-D padding mask: building the 4-D additive mask costs ~60 us a token.
-  if (decode_step && (!sliding_window || past + seq <= *sliding_window) &&
-      follows_cache(cache_position, past) &&
-      (!inputs.attention_mask.defined() ||
-       (inputs.attention_mask.dim() == 2 && inputs.attention_mask.scalar_type() == at::kLong &&
-        inputs.attention_mask.device().is_cpu() && inputs.attention_mask.size(0) == batch &&
-        inputs.attention_mask.size(1) >= past + seq))) {
-    const auto [cos, sin] = rotary_emb->forward(position_ids, hidden.scalar_type());
-    const at::Tensor keep = inputs.attention_mask.defined() ? inputs.attention_mask.contiguous() : at::Tensor();
-    ModelOutput out;
-    out.set("last_hidden_state", decode_layers(hidden, cos, sin, keep, *cache, cache_position));
-    out.past_key_values = cache;
-    return out;
-  }
+  const bool padding_mask_suffices =
+      decode_step && window_covers_keys && follows_cache(cache_position, past) &&
+      (!attention_mask.defined() ||
+       (attention_mask.dim() == 2 && attention_mask.scalar_type() == at::kLong && attention_mask.device().is_cpu() &&
+        attention_mask.size(0) == batch && attention_mask.size(1) >= past + seq));
   // "sdpa" with the new tokens right after the cached ones: causal by rule, only padding as a mask.
   // A sliding window is then a no-op while the keys fit in it.
-  const at::Tensor& attention_mask = inputs.attention_mask;
   const std::int64_t capacity = cache ? cache->get_max_length().value_or(0) : 0;  // 0: grows
   std::int64_t causal_keys = -1;
-  if (!decode_step && !attentions && config().attn_implementation() == "sdpa" &&
-      (!sliding_window || past + seq <= *sliding_window) &&
+  if (!decode_step && !attentions && config().attn_implementation() == "sdpa" && window_covers_keys &&
       (!attention_mask.defined() ||
        (attention_mask.dim() == 2 && (capacity == 0 || attention_mask.size(-1) <= capacity))))
     causal_keys = consecutive_causal_keys(cache_position, past, seq);
   at::Tensor mask;
-  if (causal_keys >= 0) {
+  if (padding_mask_suffices) {
+    if (attention_mask.defined()) mask = attention_mask.contiguous();
+  } else if (causal_keys >= 0) {
     mask = padding_keep_mask(attention_mask, causal_keys);
   } else {
     // Keys: a static cache's every slot, else the attention mask's length (or cached + new + 1, as
