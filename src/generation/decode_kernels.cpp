@@ -249,14 +249,19 @@ void linear_typed(const at::Tensor& x, const std::vector<Projection>& projection
   // with the others' (parallel_for_dynamic); below that a hand-off costs more than it saves.
   const std::int64_t chunk = std::max<std::int64_t>(1, 65536 / (K * kRows));
   detail::parallel_for_dynamic(0, blocks, chunk, kernel_threads(), [&](std::int64_t b0, std::int64_t b1) {
-    std::vector<float> acc(static_cast<std::size_t>(M * kRows)), up_acc(acc.size());
+    // A block's dot products (and the up projection's): on the stack for the usual few rows.
+    constexpr std::int64_t kStackRows = 16;
+    float stack[2 * kStackRows * kRows];
+    std::vector<float> heap(M <= kStackRows ? 0 : static_cast<std::size_t>(2 * M * kRows));
+    float* const acc = M <= kStackRows ? stack : heap.data();
+    float* const up_acc = acc + M * kRows;
     std::size_t index = 0;
     for (std::int64_t b = b0; b < b1; ++b) {
       while (index + 1 < matrices.size() && matrices[index + 1].first_block <= b) ++index;
       const Matrix& matrix = matrices[index];
       const std::int64_t N = matrix.N, n0 = (b - matrix.first_block) * kRows, rows = std::min(kRows, N - n0);
-      dot_block(matrix.w + n0 * K, rows, acc.data());
-      if (matrix.up != nullptr) dot_block(matrix.up + n0 * K, rows, up_acc.data());
+      dot_block(matrix.w + n0 * K, rows, acc);
+      if (matrix.up != nullptr) dot_block(matrix.up + n0 * K, rows, up_acc);
       const float* bp = matrix.bias.defined() ? matrix.bias.template data_ptr<float>() : nullptr;
       const float* up_bp = matrix.up_bias.defined() ? matrix.up_bias.template data_ptr<float>() : nullptr;
       for (std::int64_t m = 0; m < M; ++m)

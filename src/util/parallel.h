@@ -66,10 +66,16 @@ void parallel_for_dynamic(std::int64_t begin, std::int64_t end, std::int64_t chu
 #ifdef _OPENMP
   if (threads <= 1 || omp_in_parallel()) return fn(begin, end);
   // Per run: (back << 32) | front, in chunks; a run is empty when front == back.
-  std::vector<std::atomic<std::uint64_t>> runs(static_cast<std::size_t>(threads));
+  // One cache line per run: a thread taking from its own run does not disturb the others'.
+  struct alignas(64) Run {
+    std::atomic<std::uint64_t> packed;
+  };
+  std::vector<Run> runs(static_cast<std::size_t>(threads));
   for (std::int64_t t = 0; t < threads; ++t)
-    runs[t].store(static_cast<std::uint64_t>(chunks * (t + 1) / threads) << 32 | static_cast<std::uint64_t>(chunks * t / threads));
-  const auto take = [](std::atomic<std::uint64_t>& run, bool front, std::uint64_t& index) {
+    runs[t].packed.store(static_cast<std::uint64_t>(chunks * (t + 1) / threads) << 32 |
+                         static_cast<std::uint64_t>(chunks * t / threads));
+  const auto take = [](Run& r, bool front, std::uint64_t& index) {
+    std::atomic<std::uint64_t>& run = r.packed;
     std::uint64_t packed = run.load();
     while (true) {
       const std::uint64_t first = packed & 0xFFFFFFFFu, last = packed >> 32;
@@ -98,7 +104,7 @@ void parallel_for_dynamic(std::int64_t begin, std::int64_t end, std::int64_t chu
     } catch (...) {
 #pragma omp critical(hfcpp_parallel_for_failure)
       if (!failure) failure = std::current_exception();
-      for (auto& run : runs) run.store(0);  // empty: the others stop at their next chunk
+      for (auto& run : runs) run.packed.store(0);  // empty: the others stop at their next chunk
     }
   }
   if (failure) std::rethrow_exception(failure);

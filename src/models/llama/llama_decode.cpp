@@ -44,23 +44,47 @@ struct Step {
   const nn::Linear* up = nullptr;
 };
 
-// The steps of one x in one pass of the kernel. x and the outputs may carry a head axis
-// ([batch, heads, head_dim]); the kernel sees them as the [batch, features] matrices they are.
+// The steps of one x [rows, features] in one pass of the kernel; outputs [rows, out_features].
 void project(const at::Tensor& x, std::initializer_list<Step> steps) {
-  // Reserved up front: the projections hold references into these.
-  std::vector<at::Tensor> rows_out, biases;
-  rows_out.reserve(steps.size());
-  biases.reserve(steps.size());
-  const at::Tensor none;
+  static const at::Tensor none;
   std::vector<detail::decode::Projection> projections;
+  projections.reserve(steps.size());
   for (const Step& step : steps) {
-    rows_out.push_back(step.out->view({step.out->size(0), -1}));
-    biases.push_back(step.linear->bias() ? *step.linear->bias() : at::Tensor());
-    projections.push_back({step.linear->weight(), biases.back(), step.residual ? *step.residual : none, rows_out.back(),
+    const at::Tensor* bias = step.linear->bias();
+    projections.push_back({step.linear->weight(), bias ? *bias : none, step.residual ? *step.residual : none, *step.out,
                            step.up ? &step.up->weight() : nullptr, step.up ? step.up->bias() : nullptr});
   }
-  detail::decode::linear_many(x.view({x.size(0), -1}), projections);
+  detail::decode::linear_many(x, projections);
 }
+
+// The activations of one decoding step, kept per thread between steps: allocating them in every
+// layer cost more than the small ops that fill them. Shapes as [rows, features]; the head-axis views
+// are made once.
+struct StepBuffers {
+  std::vector<std::int64_t> shape;  // batch, width, heads, kv heads, head_dim, intermediate
+  at::ScalarType dtype = at::kFloat;
+  at::Tensor normed, q, key, value, context, gated;
+  at::Tensor q_heads, key_heads, value_heads, context_heads, key_tokens, value_tokens;
+
+  void fit(std::vector<std::int64_t> want, const at::TensorOptions& options) {
+    if (want == shape && options.dtype() == dtype && normed.defined()) return;
+    shape = std::move(want);
+    dtype = options.dtype().toScalarType();
+    const std::int64_t batch = shape[0], width = shape[1], heads = shape[2], kv_heads = shape[3], head_dim = shape[4];
+    normed = at::empty({batch, width}, options);
+    q = at::empty({batch, heads * head_dim}, options);
+    key = at::empty({batch, kv_heads * head_dim}, options);
+    value = at::empty({batch, kv_heads * head_dim}, options);
+    context = at::empty({batch, heads * head_dim}, options);
+    gated = at::empty({batch, shape[5]}, options);
+    q_heads = q.view({batch, heads, head_dim});
+    key_heads = key.view({batch, kv_heads, head_dim});
+    value_heads = value.view({batch, kv_heads, head_dim});
+    context_heads = context.view({batch, heads, head_dim});
+    key_tokens = key.view({batch, kv_heads, 1, head_dim});  // as the cache takes them
+    value_tokens = value.view({batch, kv_heads, 1, head_dim});
+  }
+};
 
 }  // namespace
 
@@ -73,33 +97,32 @@ at::Tensor LlamaModel::decode_layers(at::Tensor hidden, const at::Tensor& cos, c
   const at::Tensor cos_rows = cos.reshape({batch, -1}).contiguous();
   const at::Tensor sin_rows = sin.reshape({batch, -1}).contiguous();
   const at::Tensor mask_rows = mask.defined() ? mask.reshape({batch, -1}) : at::Tensor();
-  at::Tensor normed = at::empty({batch, width}, options);
+  const LlamaAttention& first = *(*layers)[0].self_attn;
+  thread_local StepBuffers step;
+  step.fit({batch, width, first.num_heads, first.num_key_value_heads, first.head_dim,
+            (*layers)[0].mlp->gate_proj->out_features()},
+           options);
   for (const auto& layer : *layers) {
     const LlamaAttention& attn = *layer->self_attn;
-    const std::int64_t heads = attn.num_heads, kv_heads = attn.num_key_value_heads, head_dim = attn.head_dim;
-    k::rms_norm(hidden, layer->input_layernorm->weight(), layer->input_layernorm->eps, normed);
-    at::Tensor q = at::empty({batch, heads, head_dim}, options);
-    at::Tensor key = at::empty({batch, kv_heads, head_dim}, options);
-    at::Tensor value = at::empty({batch, kv_heads, head_dim}, options);
-    project(normed, {{attn.q_proj.get(), &q}, {attn.k_proj.get(), &key}, {attn.v_proj.get(), &value}});
-    k::rotary(q, cos_rows, sin_rows);
-    k::rotary(key, cos_rows, sin_rows);
-    auto [keys, values] = cache.update(key.unsqueeze(2), value.unsqueeze(2), attn.layer_idx, cache_position);
-    const at::Tensor k_cache = keys.contiguous(), v_cache = values.contiguous();
-    at::Tensor context = at::empty({batch, heads, head_dim}, options);
-    k::attention(q, k_cache, v_cache, cache.get_seq_length(attn.layer_idx), mask_rows,
-                 std::sqrt(static_cast<double>(head_dim)), context);
-    project(context, {{attn.o_proj.get(), &hidden, &hidden}});
+    k::rms_norm(hidden, layer->input_layernorm->weight(), layer->input_layernorm->eps, step.normed);
+    project(step.normed, {{attn.q_proj.get(), &step.q}, {attn.k_proj.get(), &step.key}, {attn.v_proj.get(), &step.value}});
+    k::rotary(step.q_heads, cos_rows, sin_rows);
+    k::rotary(step.key_heads, cos_rows, sin_rows);
+    const auto [keys, values] = cache.update(step.key_tokens, step.value_tokens, attn.layer_idx, cache_position);
+    k::attention(step.q_heads, keys.contiguous(), values.contiguous(), cache.get_seq_length(attn.layer_idx), mask_rows,
+                 std::sqrt(static_cast<double>(attn.head_dim)), step.context_heads);
+    project(step.context, {{attn.o_proj.get(), &hidden, &hidden}});
 
-    k::rms_norm(hidden, layer->post_attention_layernorm->weight(), layer->post_attention_layernorm->eps, normed);
+    k::rms_norm(hidden, layer->post_attention_layernorm->weight(), layer->post_attention_layernorm->eps, step.normed);
     const LlamaMLP& mlp = *layer->mlp;
-    const std::int64_t intermediate = mlp.gate_proj->out_features();
-    at::Tensor gated = at::empty({batch, intermediate}, options);
-    project(normed, {{mlp.gate_proj.get(), &gated, nullptr, mlp.up_proj.get()}});
-    project(gated, {{mlp.down_proj.get(), &hidden, &hidden}});
+    project(step.normed, {{mlp.gate_proj.get(), &step.gated, nullptr, mlp.up_proj.get()}});
+    project(step.gated, {{mlp.down_proj.get(), &hidden, &hidden}});
   }
-  k::rms_norm(hidden, norm->weight(), norm->eps, normed);
-  return normed.view({batch, 1, width});
+  // The output outlives the step: a tensor of its own.
+  at::Tensor out = at::empty({batch, 1, width}, options);
+  at::Tensor out_rows = out.view({batch, width});
+  k::rms_norm(hidden, norm->weight(), norm->eps, out_rows);
+  return out;
 }
 
 }  // namespace hfcpp
