@@ -34,7 +34,7 @@
 #include "hfcpp/models/llama.h"
 #include "hfcpp/nn/module.h"
 #include "hfcpp/runtime.h"
-#include "../src/util/parallel.h"
+#include "../src/util/spin_pool.h"
 
 using namespace hfcpp;
 using Clock = std::chrono::steady_clock;
@@ -171,18 +171,17 @@ std::uint64_t sum_words(const std::uint64_t* words, std::size_t count) {
 
 // Reads every byte of `spans` once, split between the cores (each its half of every span, so all
 // stream at once): the time the weights take to stream from memory. Returns seconds. The threads
-// are the OpenMP pool's that the decoding kernels use: fresh threads would compete with that
-// pool's workers, which spin for a while after each kernel, and read at two thirds of the speed.
+// are the ones the decoding kernels run on (the spin pool): other threads would compete with that
+// pool's workers, which spin for a while after each kernel.
 double stream_once(const std::vector<std::pair<const std::uint64_t*, std::size_t>>& spans) {
   const int threads = available_cores();
   std::vector<std::uint64_t> sums(static_cast<std::size_t>(threads));
   const auto start = Clock::now();
-  hfcpp::detail::parallel_for(0, threads, 1, threads, [&](std::int64_t first, std::int64_t last) {
-    for (std::int64_t t = first; t < last; ++t)
-      for (const auto& [words, count] : spans) {
-        const std::size_t begin = count * t / threads, end = count * (t + 1) / threads;
-        sums[t] += sum_words(words + begin, end - begin);
-      }
+  hfcpp::detail::run_on_kernel_threads(threads, [&](int t, int count) {
+    for (const auto& [words, words_count] : spans) {
+      const std::size_t begin = words_count * t / count, end = words_count * (t + 1) / count;
+      sums[t] += sum_words(words + begin, end - begin);
+    }
   });
   const double elapsed = seconds(start, Clock::now());
   volatile std::uint64_t sink = 0;

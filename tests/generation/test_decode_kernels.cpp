@@ -4,9 +4,6 @@
 // with partial vectors, several rows, and two threads, which the suite otherwise never runs.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include <atomic>
 #include <chrono>
@@ -169,23 +166,21 @@ TEST(KernelThreads, DynamicChunksCoverTheRangeOnceBothThreadsWorkAndFailuresStop
   std::vector<std::atomic<int>> seen(1003);
   std::atomic<int> calls{0}, chunk_too_long{0};
   std::mutex mutex;
-  std::set<int> threads;
+  std::set<std::thread::id> threads;
   detail::parallel_for_dynamic(0, 1003, 10, 2, [&](std::int64_t first, std::int64_t last) {
     ++calls;
     if (last - first > 10) ++chunk_too_long;
     for (std::int64_t i = first; i < last; ++i) seen[i]++;
-    std::lock_guard lock(mutex);
-#ifdef _OPENMP
-    threads.insert(omp_get_thread_num());
-#endif
+    {
+      std::lock_guard lock(mutex);
+      threads.insert(std::this_thread::get_id());
+    }
     std::this_thread::sleep_for(std::chrono::microseconds(50));  // room for the other thread to take chunks
   });
   for (const auto& count : seen) ASSERT_EQ(count.load(), 1);
   EXPECT_EQ(calls.load(), 101);  // 100 chunks of 10 and one of 3
   EXPECT_EQ(chunk_too_long.load(), 0);
-#ifdef _OPENMP
   EXPECT_EQ(threads.size(), 2u);
-#endif
   std::atomic<int> after_failure{0};
   EXPECT_THROW(detail::parallel_for_dynamic(0, 1000, 1, 2,
                                             [&](std::int64_t first, std::int64_t) {
