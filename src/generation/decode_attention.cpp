@@ -117,8 +117,20 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void attend_avx512(const He
   constexpr std::int64_t D = 16 * kVectors;
   __m512 q[kVectors];
   for (int v = 0; v < kVectors; ++v) q[v] = load16(h.query + 16 * v, 0xFFFF);
+  // The cache is cold (a step streams all the weights between two reads of it) and the loads of a
+  // key row waited on memory for most of the time: the key pass asks for the key and value rows
+  // kAhead positions on (the values are read once the key pass is done).
+  constexpr std::int64_t kAhead = 8, kLines = (D * sizeof(T) + 63) / 64;
+  const auto fetch_row = [&](std::int64_t j) {
+    for (std::int64_t l = 0; l < kLines; ++l) {
+      __builtin_prefetch(reinterpret_cast<const char*>(h.keys + j * D) + 64 * l, 0, 3);
+      __builtin_prefetch(reinterpret_cast<const char*>(h.values + j * D) + 64 * l, 0, 3);
+    }
+  };
+  for (std::int64_t j = 0; j < std::min(kAhead, h.length); ++j) fetch_row(j);
   for (std::int64_t j = 0; j < h.length; ++j) {
     const T* key = h.keys + j * D;
+    if (j + kAhead < h.length) fetch_row(j + kAhead);
     __m512 dot = _mm512_mul_ps(q[0], load16(key, 0xFFFF));
     for (int v = 1; v < kVectors; ++v) dot = _mm512_fmadd_ps(q[v], load16(key + 16 * v, 0xFFFF), dot);
     scores[j] = _mm512_reduce_add_ps(dot);
