@@ -170,13 +170,21 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) float dot_row_bf
 }
 
 // acc[m * rows + r] for the AVX-512 kernels: row by row; the inputs after the first come from L1.
+// Each row also asks for the weights kFetchAhead bytes on: the hardware prefetcher alone left
+// the loads waiting on memory, most at the start of each pass and chunk (passes of all of a
+// token's weights ran 1.16x the time of reading them without this, 1.06-1.08x with 4-8 KiB).
 template <typename W, typename X>
 void dot_rows_avx512(const W* w, std::int64_t K, const X* x, std::int64_t M, std::int64_t rows, float* acc) {
-  for (std::int64_t r = 0; r < rows; ++r)
+  constexpr std::int64_t kFetchAhead = 8192;
+  const std::int64_t row_bytes = K * static_cast<std::int64_t>(sizeof(W));
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const char* ahead = reinterpret_cast<const char*>(w + r * K) + kFetchAhead;
+    for (std::int64_t line = 0; line < row_bytes; line += 64) __builtin_prefetch(ahead + line, 0, 3);
     for (std::int64_t m = 0; m < M; ++m) {
       if constexpr (std::is_same_v<X, bf16>) acc[m * rows + r] = dot_row_bf16_pairs(w + r * K, x + m * K, K);
       else acc[m * rows + r] = dot_row_avx512(w + r * K, x + m * K, K);
     }
+  }
 }
 
 #pragma GCC diagnostic pop
