@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <set>
+#include <type_traits>
 
 #include "hfcpp/error.h"
 
@@ -237,9 +238,51 @@ void RotaryEmbedding::update_dynamic_frequencies(const at::Tensor& position_ids)
   }
 }
 
+namespace {
+
+// cos and sin of a few positions (a decoding step) computed in a loop, as the tensor ops below
+// compute them (float32 products, cosine and sine, the scaling, one rounding to `dtype`) without
+// their ~30 us of dispatch; undefined when the tensor ops must run.
+std::pair<at::Tensor, at::Tensor> few_positions(const at::Tensor& position_ids, const at::Tensor& inv_freq,
+                                                double attention_scaling, c10::ScalarType dtype) {
+  constexpr std::int64_t kFewPositions = 8;
+  if (position_ids.numel() > kFewPositions || !position_ids.device().is_cpu() ||
+      position_ids.scalar_type() != at::kLong || !position_ids.is_contiguous() || !inv_freq.device().is_cpu() ||
+      inv_freq.scalar_type() != at::kFloat || !inv_freq.is_contiguous() || (dtype != at::kFloat && dtype != at::kBFloat16))
+    return {};
+  const std::int64_t half = inv_freq.numel(), count = position_ids.numel();
+  auto shape = position_ids.sizes().vec();
+  shape.push_back(2 * half);
+  at::Tensor cos = at::empty(shape, at::TensorOptions().dtype(dtype));
+  at::Tensor sin = at::empty(shape, at::TensorOptions().dtype(dtype));
+  const std::int64_t* position = position_ids.data_ptr<std::int64_t>();
+  const float* frequency = inv_freq.data_ptr<float>();
+  const auto scaling = static_cast<float>(attention_scaling);
+  const auto fill = [&](auto* cos_out, auto* sin_out) {
+    using T = std::remove_pointer_t<decltype(cos_out)>;
+    for (std::int64_t p = 0; p < count; ++p)
+      for (std::int64_t i = 0; i < half; ++i) {
+        const float angle = static_cast<float>(position[p]) * frequency[i];
+        float c = std::cos(angle), s = std::sin(angle);
+        if (attention_scaling != 1.0) {
+          c *= scaling;
+          s *= scaling;
+        }
+        cos_out[p * 2 * half + i] = cos_out[p * 2 * half + half + i] = static_cast<T>(c);
+        sin_out[p * 2 * half + i] = sin_out[p * 2 * half + half + i] = static_cast<T>(s);
+      }
+  };
+  if (dtype == at::kBFloat16) fill(cos.data_ptr<at::BFloat16>(), sin.data_ptr<at::BFloat16>());
+  else fill(cos.data_ptr<float>(), sin.data_ptr<float>());
+  return {cos, sin};
+}
+
+}  // namespace
+
 std::pair<at::Tensor, at::Tensor> RotaryEmbedding::forward(const at::Tensor& position_ids, c10::ScalarType dtype) {
   nn::ForwardScope hooks(*this);  // post-hooks run as it returns (no output access)
   if (rope_type_ == "dynamic") update_dynamic_frequencies(position_ids);
+  if (auto few = few_positions(position_ids, inv_freq_, attention_scaling_, dtype); few.first.defined()) return few;
   const at::Tensor inv_freq = inv_freq_.to(at::kFloat);
   // [batch, seq, 1] * [dim / 2]: the outer product Python computes as a batched matmul with an
   // inner dimension of 1, which is exact either way.

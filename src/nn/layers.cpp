@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "hfcpp/error.h"
 
@@ -26,9 +27,37 @@ Embedding::Embedding(std::int64_t num_embeddings, std::int64_t embedding_dim,
   new_parameter("weight", {num_embeddings, embedding_dim});
 }
 
+namespace {
+
+// The rows of a few ids (a decoding step) copied without at::embedding's dispatch and index_select
+// (~20 us for one id); undefined when another path must run: gradients to record, tensors that
+// are not plain CPU ones, or an id outside the table (at::embedding then reports it).
+at::Tensor copy_few_rows(const at::Tensor& table, const at::Tensor& ids) {
+  constexpr std::int64_t kFewIds = 8;
+  if ((at::GradMode::is_enabled() && table.requires_grad()) || ids.numel() > kFewIds || !table.device().is_cpu() ||
+      !ids.device().is_cpu() || ids.scalar_type() != at::kLong || !ids.is_contiguous() || table.dim() != 2 ||
+      !table.is_contiguous())
+    return {};
+  const std::int64_t rows = table.size(0);
+  const std::int64_t* id = ids.data_ptr<std::int64_t>();
+  for (std::int64_t i = 0; i < ids.numel(); ++i)
+    if (id[i] < 0 || id[i] >= rows) return {};
+  auto shape = ids.sizes().vec();
+  shape.push_back(table.size(1));
+  at::Tensor out = at::empty(shape, table.options());
+  const std::size_t row_bytes = static_cast<std::size_t>(table.size(1) * table.element_size());
+  const auto* from = static_cast<const std::uint8_t*>(table.data_ptr());
+  auto* to = static_cast<std::uint8_t*>(out.data_ptr());
+  for (std::int64_t i = 0; i < ids.numel(); ++i) std::memcpy(to + i * row_bytes, from + id[i] * row_bytes, row_bytes);
+  return out;
+}
+
+}  // namespace
+
 at::Tensor Embedding::forward(const at::Tensor& ids) const {
   ForwardScope hooks(*this);
-  return hooks.output(at::embedding(weight(), ids, padding_idx.value_or(-1)));
+  at::Tensor rows = copy_few_rows(weight(), ids);
+  return hooks.output(rows.defined() ? rows : at::embedding(weight(), ids, padding_idx.value_or(-1)));
 }
 
 LayerNorm::LayerNorm(std::int64_t dim, double eps, bool bias) : eps(eps) {

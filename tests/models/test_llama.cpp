@@ -236,6 +236,31 @@ TEST(Rope, CosAndSinCarryTheAttentionScaling) {
   }
 }
 
+// A decoding step's few positions take a loop instead of the tensor ops; both give the same cos
+// and sin (to the last float32 bit but for the libraries' own cosine, and after bfloat16 rounding).
+TEST(Rope, FewPositionsMatchTheTensorPathForEveryType) {
+  for (const std::string& name : rope_case_names()) {
+    const PretrainedConfig config = rope_config(rope_cases()[name]["config"]);  // the module keeps a pointer
+    RotaryEmbedding rope(config);
+    const at::Tensor many = at::arange(1000, 1016, at::kLong).view({2, 8}).t().contiguous().view({1, 16});  // tensor path
+    for (const auto dtype : {at::kFloat, at::kBFloat16}) {
+      const auto [cos_many, sin_many] = rope.forward(many, dtype);
+      for (std::int64_t i : {0, 5, 15}) {
+        if (name == "dynamic" && i != 15) continue;  // its frequencies follow the largest position
+        const at::Tensor one = many.narrow(1, i, 1).contiguous();
+        const auto [cos, sin] = rope.forward(one, dtype);
+        ASSERT_EQ(cos.scalar_type(), dtype);
+        ASSERT_EQ(cos.sizes(), (std::vector<std::int64_t>{1, 1, cos_many.size(-1)}));
+        const double tolerance = dtype == at::kFloat ? 1e-6 : 0.0;
+        EXPECT_TRUE(at::allclose(cos.to(at::kDouble), cos_many.narrow(1, i, 1).to(at::kDouble), 0, tolerance))
+            << name << " position " << many[0][i].item<std::int64_t>() << " " << dtype;
+        EXPECT_TRUE(at::allclose(sin.to(at::kDouble), sin_many.narrow(1, i, 1).to(at::kDouble), 0, tolerance))
+            << name << " position " << many[0][i].item<std::int64_t>() << " " << dtype;
+      }
+    }
+  }
+}
+
 TEST(Rope, DynamicScalingGrowsWithTheSequenceAndComesBack) {
   const auto& c = rope_cases()["dynamic"];
   const PretrainedConfig config = rope_config(c["config"]);
