@@ -95,20 +95,6 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) inline __m512 exp16(__m512 
   return _mm512_maskz_scalef_ps(representable, p, n);
 }
 
-// 16 values as T would hold them: bfloat16 rounds to nearest even (NaN stays NaN), float32 is exact.
-template <typename T>
-__attribute__((target("avx512f,avx512bw,avx512vl"))) inline __m512 rounded16(__m512 x) {
-  if constexpr (std::is_same_v<T, bf16>) {
-    const __m512i bits = _mm512_castps_si512(x);
-    const __m512i lowest_kept = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
-    const __m512i up = _mm512_add_epi32(bits, _mm512_add_epi32(lowest_kept, _mm512_set1_epi32(0x7FFF)));
-    const __m512 result = _mm512_castsi512_ps(_mm512_and_si512(up, _mm512_set1_epi32(static_cast<int>(0xFFFF0000u))));
-    return _mm512_mask_mov_ps(result, _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), x);
-  } else {
-    return x;
-  }
-}
-
 // kVectors = D / 16 registers hold the query and, later, the output. The scores are finished 16
 // at a time (rounding, scale, mask, exponential, normalisation) between the two passes over the
 // keys and the values.

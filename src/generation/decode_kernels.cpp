@@ -291,41 +291,111 @@ void linear_typed(const at::Tensor& x, const std::vector<Projection>& projection
 
 // --- small per-token ops ---
 
+// Lanes [k, min(k + 16, K)) of a row.
+inline __mmask16 lanes_from(std::int64_t k, std::int64_t K) {
+  return K - k >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (K - k)) - 1);
+}
+
+template <typename T>
+void rms_norm_scalar(const T* row, const T* wp, std::int64_t K, float eps, T* out) {
+  float sum = 0;
+  for (std::int64_t k = 0; k < K; ++k) sum += to_float(row[k]) * to_float(row[k]);
+  const float inv = 1.0f / std::sqrt(sum / static_cast<float>(K) + eps);
+  for (std::int64_t k = 0; k < K; ++k) out[k] = store<T>(to_float(wp[k]) * rounded<T>(to_float(row[k]) * inv));
+}
+
+// GCC 12's AVX-512 headers trip -Wuninitialized on their own placeholder values (GCC bug 105593).
+#pragma GCC diagnostic push
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+template <typename T>
+__attribute__((target("avx512f,avx512bw,avx512vl"))) void rms_norm_avx512(const T* row, const T* wp, std::int64_t K,
+                                                                          float eps, T* out) {
+  __m512 squares = _mm512_setzero_ps();
+  for (std::int64_t k = 0; k < K; k += 16) {
+    const __m512 v = load16(row + k, lanes_from(k, K));
+    squares = _mm512_fmadd_ps(v, v, squares);
+  }
+  const __m512 inv = _mm512_set1_ps(1.0f / std::sqrt(_mm512_reduce_add_ps(squares) / static_cast<float>(K) + eps));
+  for (std::int64_t k = 0; k < K; k += 16) {
+    const __mmask16 part = lanes_from(k, K);
+    store16(out + k, _mm512_mul_ps(load16(wp + k, part), rounded16<T>(_mm512_mul_ps(load16(row + k, part), inv))), part);
+  }
+}
+
+#pragma GCC diagnostic pop
+
 template <typename T>
 void rms_norm_typed(const at::Tensor& x, const at::Tensor& w, double eps, at::Tensor& out) {
   const std::int64_t K = w.size(0), M = x.numel() / K;
   const T* xp = x.data_ptr<T>();
   const T* wp = w.data_ptr<T>();
   T* op = out.data_ptr<T>();
+  const bool vector = current_isa() == Isa::kAvx512;
   for (std::int64_t m = 0; m < M; ++m) {
-    const T* row = xp + m * K;
-    float sum = 0;
-    for (std::int64_t k = 0; k < K; ++k) sum += to_float(row[k]) * to_float(row[k]);
-    const float inv = 1.0f / std::sqrt(sum / static_cast<float>(K) + static_cast<float>(eps));
-    for (std::int64_t k = 0; k < K; ++k)
-      op[m * K + k] = store<T>(to_float(wp[k]) * rounded<T>(to_float(row[k]) * inv));
+    if (vector) rms_norm_avx512(xp + m * K, wp, K, static_cast<float>(eps), op + m * K);
+    else rms_norm_scalar(xp + m * K, wp, K, static_cast<float>(eps), op + m * K);
   }
 }
 
+// One head's x * cos + rotate_half(x) * sin, in place (the rotated half read before it is written).
+template <typename T>
+void rotate_scalar(T* v, const T* cp, const T* sp, std::int64_t D) {
+  const std::int64_t half = D / 2;
+  for (std::int64_t d = 0; d < half; ++d) {
+    const float low = to_float(v[d]), high = to_float(v[d + half]);
+    v[d] = store<T>(rounded<T>(low * to_float(cp[d])) + rounded<T>(rounded<T>(-high) * to_float(sp[d])));
+    v[d + half] = store<T>(rounded<T>(high * to_float(cp[d + half])) + rounded<T>(low * to_float(sp[d + half])));
+  }
+}
+
+#pragma GCC diagnostic push
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+// A product and a sum as instructions of their own: the compiler fuses a plain multiply and add
+// into one FMA, which does not round as eager's separate mul and add do.
+__attribute__((target("avx512f"))) inline __m512 mul(__m512 a, __m512 b) {
+  return _mm512_mul_round_ps(a, b, _MM_FROUND_CUR_DIRECTION);
+}
+__attribute__((target("avx512f"))) inline __m512 add(__m512 a, __m512 b) {
+  return _mm512_add_round_ps(a, b, _MM_FROUND_CUR_DIRECTION);
+}
+
+template <typename T>
+__attribute__((target("avx512f,avx512bw,avx512vl"))) void rotate_avx512(T* v, const T* cp, const T* sp, std::int64_t D) {
+  const std::int64_t half = D / 2;
+  for (std::int64_t d = 0; d < half; d += 16) {
+    const __mmask16 part = lanes_from(d, half);
+    const __m512 low = load16(v + d, part), high = load16(v + half + d, part);
+    const __m512 minus_high = _mm512_sub_ps(_mm512_setzero_ps(), high);
+    const __m512 new_low = add(rounded16<T>(mul(low, load16(cp + d, part))), rounded16<T>(mul(minus_high, load16(sp + d, part))));
+    const __m512 new_high =
+        add(rounded16<T>(mul(high, load16(cp + half + d, part))), rounded16<T>(mul(low, load16(sp + half + d, part))));
+    store16(v + d, new_low, part);
+    store16(v + half + d, new_high, part);
+  }
+}
+
+#pragma GCC diagnostic pop
+
 template <typename T>
 void rotary_typed(at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
-  const std::int64_t M = x.size(0), heads = x.size(1), D = x.size(2), half = D / 2;
+  const std::int64_t M = x.size(0), heads = x.size(1), D = x.size(2);
   T* xp = x.data_ptr<T>();
   const T* cp = cos.data_ptr<T>();
   const T* sp = sin.data_ptr<T>();
-  std::vector<float> rotated(static_cast<std::size_t>(D));
+  const bool vector = current_isa() == Isa::kAvx512;
   for (std::int64_t m = 0; m < M; ++m)
     for (std::int64_t h = 0; h < heads; ++h) {
       T* v = xp + (m * heads + h) * D;
-      for (std::int64_t d = 0; d < half; ++d) {
-        rotated[d] = -to_float(v[d + half]);
-        rotated[d + half] = to_float(v[d]);
-      }
-      for (std::int64_t d = 0; d < D; ++d) {
-        const float a = rounded<T>(to_float(v[d]) * to_float(cp[m * D + d]));
-        const float b = rounded<T>(rounded<T>(rotated[d]) * to_float(sp[m * D + d]));
-        v[d] = store<T>(a + b);
-      }
+      if (vector) rotate_avx512(v, cp + m * D, sp + m * D, D);
+      else rotate_scalar(v, cp + m * D, sp + m * D, D);
     }
 }
 

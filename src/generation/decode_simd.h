@@ -58,4 +58,38 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) inline __m512 load16(const 
   return widen16(_mm256_maskz_loadu_epi16(mask, p));
 }
 
+// GCC 12's AVX-512 headers trip -Wuninitialized on their own placeholder values (GCC bug 105593).
+#pragma GCC diagnostic push
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+// 16 values as T would hold them: bfloat16 rounds to nearest even (NaN stays NaN), float32 is exact.
+template <typename T>
+__attribute__((target("avx512f,avx512bw,avx512vl"))) inline __m512 rounded16(__m512 x) {
+  if constexpr (std::is_same_v<T, bf16>) {
+    const __m512i bits = _mm512_castps_si512(x);
+    const __m512i lowest_kept = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
+    const __m512i up = _mm512_add_epi32(bits, _mm512_add_epi32(lowest_kept, _mm512_set1_epi32(0x7FFF)));
+    const __m512 result = _mm512_castsi512_ps(_mm512_and_si512(up, _mm512_set1_epi32(static_cast<int>(0xFFFF0000u))));
+    return _mm512_mask_mov_ps(result, _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), x);
+  } else {
+    return x;
+  }
+}
+
+// Stores the lanes of `mask` as T, bfloat16 rounded to nearest even as store<T> rounds.
+__attribute__((target("avx512f,avx512bw,avx512vl"))) inline void store16(float* p, __m512 v, __mmask16 mask) {
+  _mm512_mask_storeu_ps(p, mask, v);
+}
+__attribute__((target("avx512f,avx512bw,avx512vl"))) inline void store16(bf16* p, __m512 v, __mmask16 mask) {
+  __m512i halves = _mm512_srli_epi32(_mm512_castps_si512(rounded16<bf16>(v)), 16);
+  // A NaN whose payload is all in the dropped half would become infinity: bfloat16's quiet NaN.
+  halves = _mm512_mask_mov_epi32(halves, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_set1_epi32(0x7FC0));
+  _mm256_mask_storeu_epi16(p, mask, _mm512_cvtepi32_epi16(halves));
+}
+
+#pragma GCC diagnostic pop
+
 }  // namespace hfcpp::detail::decode

@@ -17,6 +17,7 @@
 #include "../../src/generation/decode_kernels.h"
 #include "../../src/util/parallel.h"
 #include "hfcpp/error.h"
+#include "hfcpp/models/rope.h"
 #include "hfcpp/runtime.h"
 
 namespace hfcpp {
@@ -116,6 +117,37 @@ TEST(DecodeLinear, RejectsAWeightOfTheWrongWidthNamingTheShapes) {
   }
 }
 
+// RMSNorm and the rotary embedding against the eager ops they replace (LlamaRMSNorm and
+// apply_rotary_pos_emb): the rotation rounds as eager's elementwise ops do, so it must be equal;
+// the norm's mean of squares may sum in another order (a float32 ulp of its scale).
+void expect_small_ops_equal_eager() {
+  at::manual_seed(21);
+  for (const auto dtype : {at::kFloat, at::kBFloat16}) {
+    for (const std::int64_t K : {768, 37}) {
+      const at::Tensor x = (at::randn({3, K}) * 3).to(dtype), w = at::randn({K}).to(dtype);
+      at::Tensor out = at::empty_like(x);
+      k::rms_norm(x, w, 1e-6, out);
+      const at::Tensor xf = x.to(at::kFloat);
+      const at::Tensor eager = w * (xf * at::rsqrt(xf.pow(2).mean(-1, true) + 1e-6)).to(dtype);
+      const double tolerance = dtype == at::kFloat ? 1e-5 : 0.0;
+      const double mismatched = (out.to(at::kDouble) - eager.to(at::kDouble)).abs().gt(tolerance * 10).sum().item<double>();
+      EXPECT_LE(mismatched, dtype == at::kFloat ? 0 : 2) << dtype << " K " << K;  // bf16: a rare tie
+      EXPECT_TRUE(at::allclose(out.to(at::kDouble), eager.to(at::kDouble), 1e-2, 1e-2)) << dtype << " K " << K;
+    }
+    for (const std::int64_t D : {64, 20}) {
+      const at::Tensor q = at::randn({2, 3, D}).to(dtype);
+      const at::Tensor cos = at::randn({2, D}).to(dtype), sin = at::randn({2, D}).to(dtype);
+      at::Tensor rotated = q.clone();
+      k::rotary(rotated, cos, sin);
+      const at::Tensor c = cos.unsqueeze(1), s = sin.unsqueeze(1);
+      const at::Tensor eager = q.mul(c).add(rotate_half(q).mul(s));
+      EXPECT_TRUE(at::equal(rotated, eager)) << dtype << " D " << D;
+    }
+  }
+}
+
+TEST(DecodeSmallOps, RmsNormAndRotaryEqualTheEagerOps) { expect_small_ops_equal_eager(); }
+
 // The narrower instruction sets, as ATEN_CPU_CAPABILITY selects them (read once per process, and
 // ctest runs every test in a process of its own).
 class DecodeLinearIsa : public ::testing::TestWithParam<std::string> {};
@@ -133,6 +165,7 @@ TEST_P(DecodeLinearIsa, NarrowerInstructionSetsGiveTheSameProducts) {
     const at::Tensor expected = at::matmul(x.to(at::kDouble), w.to(at::kDouble).t());
     EXPECT_TRUE(at::allclose(out.to(at::kDouble), expected, 1e-4, 1e-4)) << dtype;
   }
+  expect_small_ops_equal_eager();
 }
 
 INSTANTIATE_TEST_SUITE_P(Kernels, DecodeLinearIsa, ::testing::Values("default", "avx2"));
