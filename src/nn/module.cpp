@@ -55,6 +55,24 @@ std::size_t next_hook_id() {
 }
 }  // namespace
 
+namespace {
+std::atomic<std::int64_t> live_hook_lists{0};  // modules' Hooks objects alive in the process
+}  // namespace
+
+Module::Hooks::Hooks() { live_hook_lists.fetch_add(1, std::memory_order_relaxed); }
+Module::Hooks::~Hooks() { live_hook_lists.fetch_sub(1, std::memory_order_relaxed); }
+
+bool Module::any_forward_hooks() { return live_hook_lists.load(std::memory_order_relaxed) > 0; }
+
+bool Module::forward_hooks_in_subtree() {
+  if (has_forward_hooks()) return true;
+  for (const auto& child : modules(/*include_self=*/false)) {
+    const auto* module = dynamic_cast<const Module*>(child.get());
+    if (module != nullptr && module->has_forward_hooks()) return true;
+  }
+  return false;
+}
+
 std::size_t Module::register_forward_pre_hook(ForwardPreHook hook) {
   if (!hooks_) hooks_ = std::make_shared<Hooks>();
   const std::size_t id = next_hook_id();

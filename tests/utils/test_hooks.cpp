@@ -5,7 +5,9 @@
 #include <set>
 #include <stdexcept>
 
+#include "hfcpp/generation/generate.h"
 #include "hfcpp/models/bert.h"
+#include "hfcpp/models/llama.h"
 #include "test_support.h"
 
 namespace hfcpp {
@@ -20,6 +22,35 @@ ModelInputs bert_inputs() {
   inputs.attention_mask = testing::reference_tensor(reference, "attention_mask");
   inputs.token_type_ids = testing::reference_tensor(reference, "token_type_ids");
   return inputs;
+}
+
+// Llama's decoding steps run on kernels that skip the layers' and the LM head's forwards; hooks on
+// them must still fire every step (the step then takes those forwards), with the same tokens.
+TEST(ForwardHooks, FireInEveryDecodingStepOfALlama) {
+  auto model = from_pretrained<LlamaForCausalLM>(data_path("llama/LlamaForCausalLM/ckpt"));
+  const at::Tensor prompt = at::tensor({5, 9, 2, 7}, at::kLong).view({1, 4});
+  GenerateOptions options;
+  options.generation_kwargs = {{"max_new_tokens", 5}, {"eos_token_id", nullptr}, {"pad_token_id", 0},
+                               {"cache_implementation", "static"}};
+  const at::Tensor plain = generate(*model, prompt, {}, options).sequences;
+  EXPECT_FALSE(nn::Module::any_forward_hooks());
+
+  int q_calls = 0, head_calls = 0, norm_calls = 0;
+  nn::Linear& q_proj = *(*model->model->layers)[0].self_attn->q_proj;
+  const std::size_t q_hook = q_proj.register_forward_hook([&](nn::Module&, at::Tensor*) { ++q_calls; });
+  const std::size_t head_hook = model->lm_head->register_forward_hook([&](nn::Module&, at::Tensor*) { ++head_calls; });
+  const std::size_t norm_hook = model->model->norm->register_forward_pre_hook([&](nn::Module&) { ++norm_calls; });
+  EXPECT_TRUE(nn::Module::any_forward_hooks());
+  const at::Tensor hooked = generate(*model, prompt, {}, options).sequences;
+  EXPECT_EQ(q_calls, 5);  // the prompt, then four steps
+  EXPECT_EQ(head_calls, 5);
+  EXPECT_EQ(norm_calls, 5);
+  EXPECT_TRUE(hooked.equal(plain)) << hooked << plain;
+
+  EXPECT_TRUE(q_proj.remove_forward_hook(q_hook));
+  EXPECT_TRUE(model->lm_head->remove_forward_hook(head_hook));
+  EXPECT_TRUE(model->model->norm->remove_forward_hook(norm_hook));
+  EXPECT_FALSE(nn::Module::any_forward_hooks());
 }
 
 TEST(ForwardHooks, EveryModuleFiresOnceNestedAsPython) {

@@ -98,6 +98,11 @@ class Module : public torch::nn::Module {
   std::size_t register_forward_hook(ForwardHook hook);
   bool remove_forward_hook(std::size_t id);
   bool has_forward_hooks() const { return hooks_ != nullptr; }
+  // Whether any module of the process has hooks: fast paths that skip the forwards of whole
+  // subtrees check the subtree only then.
+  static bool any_forward_hooks();
+  // Whether this module or any module below it has hooks.
+  bool forward_hooks_in_subtree();
   void run_forward_pre_hooks();
   void run_forward_hooks(at::Tensor* output);
 
@@ -110,6 +115,10 @@ class Module : public torch::nn::Module {
 
  private:
   struct Hooks {
+    Hooks();
+    ~Hooks();
+    Hooks(const Hooks&) = delete;
+    Hooks& operator=(const Hooks&) = delete;
     std::vector<std::pair<std::size_t, ForwardPreHook>> pre;
     std::vector<std::pair<std::size_t, ForwardHook>> post;
   };

@@ -21,7 +21,8 @@ bool decode_kernels_apply(const at::Tensor& x) {
 at::Tensor project_rows(const nn::Linear& linear, const at::Tensor& x) {
   const at::Tensor& w = linear.weight();
   const std::int64_t rows = x.numel() / std::max<std::int64_t>(1, x.size(-1));
-  if (rows > 8 || !decode_kernels_apply(x) || !w.is_contiguous() || w.scalar_type() != x.scalar_type())
+  if (rows > 8 || !decode_kernels_apply(x) || !w.is_contiguous() || w.scalar_type() != x.scalar_type() ||
+      linear.has_forward_hooks())
     return linear.forward(x);
   auto shape = x.sizes().vec();
   shape.back() = w.size(0);

@@ -11,7 +11,8 @@ namespace hfcpp::detail {
 // float32 or bfloat16.
 bool decode_kernels_apply(const at::Tensor& x);
 
-// linear(x) for x [..., in] with few rows, through the decode kernels when they apply.
+// linear(x) for x [..., in] with few rows, through the decode kernels when they apply (and the
+// module has no hooks, which only its own forward runs).
 at::Tensor project_rows(const nn::Linear& linear, const at::Tensor& x);
 
 }  // namespace hfcpp::detail

@@ -252,8 +252,12 @@ ModelOutput LlamaModel::forward(const ModelInputs& inputs) {
 
   const bool attentions = want_attentions(inputs);
   const bool hidden_states = want_hidden_states(inputs);
+  // The decode kernels replace the forwards of the layers and the final norm: with hooks there,
+  // the step takes the layers' own forwards so the hooks run.
   const bool decode_step = use_decode_kernels && seq == 1 && cache && !attentions && !hidden_states && !is_training() &&
-                           detail::decode_kernels_apply(hidden) && silu_gated_;
+                           detail::decode_kernels_apply(hidden) && silu_gated_ &&
+                           (!nn::Module::any_forward_hooks() ||
+                            (!layers->forward_hooks_in_subtree() && !norm->forward_hooks_in_subtree()));
   const at::Tensor& attention_mask = inputs.attention_mask;
   const bool window_covers_keys = !sliding_window || past + seq <= *sliding_window;
   // A decoding step right after the cached tokens reads exactly the keys before it, so the kernel
