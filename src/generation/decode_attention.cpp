@@ -67,12 +67,7 @@ void attend_scalar(const Head<T, Mask>& h, float* scores, float* acc) {
   for (std::int64_t d = 0; d < h.D; ++d) h.out[d] = store<T>(acc[d]);
 }
 
-// GCC 12's AVX-512 headers trip -Wuninitialized on their own placeholder values (GCC bug 105593).
-#pragma GCC diagnostic push
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+HFCPP_AVX512_CODE_BEGIN
 
 // exp(x) for 16 floats, within 2 ulp of the exact value: x = n ln2 + r with |r| <= ln2/2, exp(r)
 // by its Taylor series to r^7 (the truncation is below 6e-9), times 2^n. Below -87.3 the result is
@@ -121,13 +116,10 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void attend_avx512(const He
     for (int v = 1; v < kVectors; ++v) dot = _mm512_fmadd_ps(q[v], load16(key + 16 * v, 0xFFFF), dot);
     scores[j] = _mm512_reduce_add_ps(dot);
   }
-  const auto lanes = [&](std::int64_t j) {
-    return h.length - j >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (h.length - j)) - 1);
-  };
   const __m512 divisor = _mm512_set1_ps(h.divisor);
   __m512 max16 = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   for (std::int64_t j = 0; j < h.length; j += 16) {  // as finish_score, 16 keys at a time
-    const __mmask16 part = lanes(j);
+    const __mmask16 part = lanes_from(j, h.length);
     __m512 s = rounded16<T>(_mm512_div_ps(rounded16<T>(_mm512_maskz_loadu_ps(part, scores + j)), divisor));
     if constexpr (std::is_same_v<Mask, std::int64_t>) {
       if (h.mask != nullptr) {
@@ -147,14 +139,14 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void attend_avx512(const He
   const __m512 max_score = _mm512_set1_ps(_mm512_reduce_max_ps(max16));
   __m512 total16 = _mm512_setzero_ps();
   for (std::int64_t j = 0; j < h.length; j += 16) {
-    const __mmask16 part = lanes(j);
+    const __mmask16 part = lanes_from(j, h.length);
     const __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(part, scores + j), max_score));
     _mm512_mask_storeu_ps(scores + j, part, e);
     total16 = _mm512_mask_add_ps(total16, part, total16, e);
   }
   const __m512 total = _mm512_set1_ps(_mm512_reduce_add_ps(total16));
   for (std::int64_t j = 0; j < h.length; j += 16) {  // the probabilities, rounded as eager's softmax output
-    const __mmask16 part = lanes(j);
+    const __mmask16 part = lanes_from(j, h.length);
     _mm512_mask_storeu_ps(scores + j, part, rounded16<T>(_mm512_div_ps(_mm512_maskz_loadu_ps(part, scores + j), total)));
   }
   __m512 acc[kVectors];
@@ -169,7 +161,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void attend_avx512(const He
   for (std::int64_t d = 0; d < D; ++d) h.out[d] = store<T>(out[d]);
 }
 
-#pragma GCC diagnostic pop
+HFCPP_AVX512_CODE_END
 
 template <typename T, typename Mask>
 using Attend = void (*)(const Head<T, Mask>&, float*);

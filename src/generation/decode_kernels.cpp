@@ -97,12 +97,7 @@ __attribute__((target("avx2,fma"))) void dot_rows_avx2(const W* w, std::int64_t 
   }
 }
 
-// GCC 12's AVX-512 headers trip -Wuninitialized on their own placeholder values (GCC bug 105593).
-#pragma GCC diagnostic push
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+HFCPP_AVX512_CODE_BEGIN
 
 // --- AVX-512: one weight row at a time, as a single sequential stream (four interleaved rows
 // per step run ~15% slower here), with the row's loads aligned to 64 bytes: weights mapped from a
@@ -134,7 +129,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) float dot_row_avx512(const 
     a3 = _mm512_fmadd_ps(load16(w + k + 48, 0xFFFF), _mm512_loadu_ps(x + k + 48), a3);
   }
   for (; k < K; k += 16) {
-    const __mmask16 part = K - k >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (K - k)) - 1);
+    const __mmask16 part = lanes_from(k, K);
     a0 = _mm512_fmadd_ps(load16(w + k, part), _mm512_maskz_loadu_ps(part, x + k), a0);
   }
   return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
@@ -187,7 +182,7 @@ void dot_rows_avx512(const W* w, std::int64_t K, const X* x, std::int64_t M, std
   }
 }
 
-#pragma GCC diagnostic pop
+HFCPP_AVX512_CODE_END
 
 template <typename W>
 void dot_rows(const W* w, std::int64_t K, const float* x, std::int64_t M, std::int64_t rows, float* acc) {
@@ -291,11 +286,6 @@ void linear_typed(const at::Tensor& x, const std::vector<Projection>& projection
 
 // --- small per-token ops ---
 
-// Lanes [k, min(k + 16, K)) of a row.
-inline __mmask16 lanes_from(std::int64_t k, std::int64_t K) {
-  return K - k >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (K - k)) - 1);
-}
-
 template <typename T>
 void rms_norm_scalar(const T* row, const T* wp, std::int64_t K, float eps, T* out) {
   float sum = 0;
@@ -304,12 +294,7 @@ void rms_norm_scalar(const T* row, const T* wp, std::int64_t K, float eps, T* ou
   for (std::int64_t k = 0; k < K; ++k) out[k] = store<T>(to_float(wp[k]) * rounded<T>(to_float(row[k]) * inv));
 }
 
-// GCC 12's AVX-512 headers trip -Wuninitialized on their own placeholder values (GCC bug 105593).
-#pragma GCC diagnostic push
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+HFCPP_AVX512_CODE_BEGIN
 
 template <typename T>
 __attribute__((target("avx512f,avx512bw,avx512vl"))) void rms_norm_avx512(const T* row, const T* wp, std::int64_t K,
@@ -326,7 +311,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void rms_norm_avx512(const 
   }
 }
 
-#pragma GCC diagnostic pop
+HFCPP_AVX512_CODE_END
 
 template <typename T>
 void rms_norm_typed(const at::Tensor& x, const at::Tensor& w, double eps, at::Tensor& out) {
@@ -352,11 +337,7 @@ void rotate_scalar(T* v, const T* cp, const T* sp, std::int64_t D) {
   }
 }
 
-#pragma GCC diagnostic push
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+HFCPP_AVX512_CODE_BEGIN
 
 // A product and a sum as instructions of their own: the compiler fuses a plain multiply and add
 // into one FMA, which does not round as eager's separate mul and add do.
@@ -382,7 +363,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void rotate_avx512(T* v, co
   }
 }
 
-#pragma GCC diagnostic pop
+HFCPP_AVX512_CODE_END
 
 template <typename T>
 void rotary_typed(at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {

@@ -40,11 +40,29 @@ inline bool supported(const at::Tensor& t) {
   return t.device().is_cpu() && (t.scalar_type() == at::kFloat || t.scalar_type() == at::kBFloat16);
 }
 
+// Around code with AVX-512 intrinsics: GCC 12's headers trip -Wuninitialized on their own
+// placeholder values (GCC bug 105593).
+#if defined(__GNUC__) && !defined(__clang__)
+#define HFCPP_AVX512_CODE_BEGIN                                  \
+  _Pragma("GCC diagnostic push")                                 \
+  _Pragma("GCC diagnostic ignored \"-Wuninitialized\"")          \
+  _Pragma("GCC diagnostic ignored \"-Wmaybe-uninitialized\"")
+#define HFCPP_AVX512_CODE_END _Pragma("GCC diagnostic pop")
+#else
+#define HFCPP_AVX512_CODE_BEGIN
+#define HFCPP_AVX512_CODE_END
+#endif
+
 enum class Isa { kGeneric, kAvx2, kAvx512 };
 // What this CPU runs, lowered by ATEN_CPU_CAPABILITY=avx2|default as for torch's own kernels.
 Isa current_isa();
 // AVX512-BF16's pair-wise dot products (vdpbf16ps), on top of kAvx512.
 bool bf16_pairs_available();
+
+// The lanes of elements [k, min(k + 16, K)) of a row of K.
+inline __mmask16 lanes_from(std::int64_t k, std::int64_t K) {
+  return K - k >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (K - k)) - 1);
+}
 
 // 16 float32 values from 16 bfloat16 ones (exact: a bfloat16 is a float32's upper half).
 __attribute__((target("avx512f,avx512bw,avx512vl"))) inline __m512 widen16(__m256i halves) {
@@ -58,12 +76,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) inline __m512 load16(const 
   return widen16(_mm256_maskz_loadu_epi16(mask, p));
 }
 
-// GCC 12's AVX-512 headers trip -Wuninitialized on their own placeholder values (GCC bug 105593).
-#pragma GCC diagnostic push
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+HFCPP_AVX512_CODE_BEGIN
 
 // 16 values as T would hold them: bfloat16 rounds to nearest even (NaN stays NaN), float32 is exact.
 template <typename T>
@@ -90,6 +103,6 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) inline void store16(bf16* p
   _mm256_mask_storeu_epi16(p, mask, _mm512_cvtepi32_epi16(halves));
 }
 
-#pragma GCC diagnostic pop
+HFCPP_AVX512_CODE_END
 
 }  // namespace hfcpp::detail::decode

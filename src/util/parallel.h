@@ -88,7 +88,7 @@ void parallel_for_dynamic(std::int64_t begin, std::int64_t end, std::int64_t chu
       }
     }
   };
-  run_on_kernel_threads(static_cast<int>(threads), [&](int me, int count) {
+  run_on_kernel_threads(static_cast<int>(threads), [&](int me, int /*count*/) {
     const auto run_chunk = [&](std::uint64_t index) {
       const std::int64_t first = begin + static_cast<std::int64_t>(index) * chunk;
       fn(first, std::min(end, first + chunk));
@@ -103,7 +103,6 @@ void parallel_for_dynamic(std::int64_t begin, std::int64_t end, std::int64_t chu
       for (auto& run : runs) run.packed.store(0);  // empty: the others stop at their next chunk
       throw;
     }
-    (void)count;
   });
 }
 
